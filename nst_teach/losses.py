@@ -1,0 +1,111 @@
+"""The three losses of neural style transfer and their weighted sum.
+
+Taught in notebooks 03 (content), 04 (style and the Gram matrix) and
+05 (total variation). All functions take TensorFlow or NumPy arrays and
+return TensorFlow scalars, so they can sit inside a `tf.GradientTape`.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def content_loss(base, combination):
+    """Sum of squared differences of two feature maps.
+
+        L_content = sum (F_combination - F_base)^2
+
+    The book applies it to `block5_conv2`, deep enough that only the layout
+    of the content image is kept, not its exact pixels.
+    """
+    base = tf.convert_to_tensor(base, tf.float32)
+    return tf.reduce_sum(tf.square(tf.convert_to_tensor(combination, tf.float32) - base))
+
+
+def gram_matrix(features):
+    """Channel-by-channel inner products of a feature map.
+
+        G[i, j] = sum over positions p of F[p, i] * F[p, j]
+
+    `features` has shape (H, W, C) or (1, H, W, C); the result is (C, C).
+    Summing over positions throws away *where* things are and keeps *which
+    features occur together*: that is what we call style. Unnormalised, as in
+    the book.
+    """
+    features = tf.convert_to_tensor(features, tf.float32)
+    flat = tf.reshape(features, (-1, features.shape[-1]))
+    return tf.matmul(flat, flat, transpose_a=True)
+
+
+def style_normalizer(features_shape, image_size, normalization="book"):
+    """The divisor of the squared Gram difference for one layer.
+
+    - ``"book"``: 4 * 3^2 * (H*W)^2 with H, W the *image's* size and 3 its
+      channels, the same for every layer (the book's constants).
+    - ``"paper"``: 4 * N^2 * M^2 with N the layer's channels and M = h*w its
+      own spatial size (Gatys et al. 2015, eq. 4), so that every layer
+      contributes on a similar scale.
+    """
+    if normalization == "book":
+        height, width = image_size
+        return 4.0 * 3**2 * float(height * width) ** 2
+    if normalization == "paper":
+        *_, h, w, channels = features_shape
+        return 4.0 * float(channels) ** 2 * float(h * w) ** 2
+    raise ValueError(f"normalization must be 'book' or 'paper', got {normalization!r}")
+
+
+def style_loss(style_gram, combination, image_size, normalization="book"):
+    """Squared distance of Gram matrices for one layer.
+
+        L_style = sum (G_style - G_combination)^2 / normalizer
+
+    `style_gram` is the Gram matrix of the style image's features (computed
+    once, it never changes); `combination` is the combination image's feature
+    map at the same layer; see `style_normalizer` for the divisor.
+    """
+    combination = tf.convert_to_tensor(combination, tf.float32)
+    difference = tf.convert_to_tensor(style_gram, tf.float32) - gram_matrix(combination)
+    divisor = style_normalizer(combination.shape, image_size, normalization)
+    return tf.reduce_sum(tf.square(difference)) / divisor
+
+
+def total_variation_loss(image):
+    """How much neighbouring pixels differ, with the book's slicing.
+
+        L_tv = sum over (i, j) of (dx[i, j]^2 + dy[i, j]^2) ^ 1.25
+
+    with dy = x[i, j] - x[i+1, j] and dx = x[i, j] - x[i, j+1], both taken on
+    the (H-1) x (W-1) top-left pixels. `image` has shape (1, H, W, 3).
+    Penalising it keeps the result from filling with high-frequency noise.
+    """
+    x = tf.convert_to_tensor(image, tf.float32)
+    corner = x[:, :-1, :-1, :]
+    dy = tf.square(corner - x[:, 1:, :-1, :])
+    dx = tf.square(corner - x[:, :-1, 1:, :])
+    return tf.reduce_sum(tf.pow(dy + dx, 1.25))
+
+
+def weighted_losses(features, targets, image, settings):
+    """The three weighted losses and their total, as a dict of scalars.
+
+    `features` maps layer names to the combination image's feature maps,
+    `targets` holds the content features and style Grams (see
+    `nst_teach.features.Targets`), `image` is the combination image (1, H, W, 3).
+    Returns ``{"total", "content", "style", "tv"}`` with each component already
+    multiplied by its weight, so that they add up to the total.
+    """
+    image_size = tuple(image.shape[1:3])
+    content = settings.content_weight * content_loss(
+        targets.content, features[settings.content_layer]
+    )
+    per_layer = settings.style_weight / len(settings.style_layers)
+    style = tf.add_n(
+        [
+            per_layer
+            * style_loss(targets.grams[name], features[name], image_size, settings.normalization)
+            for name in settings.style_layers
+        ]
+    )
+    tv = settings.tv_weight * total_variation_loss(image)
+    return {"total": content + style + tv, "content": content, "style": style, "tv": tv}

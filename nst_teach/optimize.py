@@ -1,0 +1,214 @@
+"""The book's optimisation loop: an Evaluator feeding scipy's L-BFGS.
+
+Taught in notebook 06 (the optimisation).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from scipy.optimize import fmin_l_bfgs_b
+
+from . import images
+from .backbones import load_backbone
+from .config import BOOK, min_size_for
+from .features import compute_targets, feature_extractor
+from .losses import weighted_losses
+
+COMPONENTS = ("total", "content", "style", "tv")
+
+
+class StopRun(Exception):
+    """Raised inside an evaluation to end a run early (see `Evaluator.stop`)."""
+
+
+@dataclass
+class History:
+    """Losses of a run: per evaluation (each component) and per iteration."""
+
+    evaluations: dict = field(default_factory=lambda: {name: [] for name in COMPONENTS})
+    iteration_loss: list = field(default_factory=list)
+    iteration_seconds: list = field(default_factory=list)
+    iteration_evaluations: list = field(default_factory=list)
+
+    @property
+    def n_evaluations(self):
+        return len(self.evaluations["total"])
+
+
+class Evaluator:
+    """Computes loss and gradient in one pass and hands them to scipy in two calls.
+
+    scipy's `fmin_l_bfgs_b` wants two functions, one for the loss and one for
+    the gradient, but computing them separately would run the network twice.
+    As in the book, `loss(x)` computes both and caches the gradient, and
+    `grads(x)` returns the cached gradient; calling them out of order is an
+    error. Each evaluation is recorded in `history`, and the image with the
+    lowest loss seen so far is kept in `best_x`.
+    """
+
+    def __init__(self, loss_and_grads, history=None):
+        self.loss_and_grads = loss_and_grads  # x (flat float64) -> (parts dict, grad)
+        self.history = history if history is not None else History()
+        self.loss_value = None
+        self.grad_values = None
+        self.best_x, self.best_loss = None, np.inf
+        self.stop_requested = False
+
+    def loss(self, x):
+        if self.loss_value is not None:
+            raise RuntimeError("Evaluator.loss called twice without grads in between")
+        if self.stop_requested:
+            raise StopRun
+        parts, grad = self.loss_and_grads(x)
+        for name in COMPONENTS:
+            self.history.evaluations[name].append(parts[name])
+        self.loss_value = parts["total"]
+        self.grad_values = grad
+        if self.loss_value < self.best_loss:
+            self.best_x, self.best_loss = np.array(x, copy=True), self.loss_value
+        return self.loss_value
+
+    def grads(self, x):
+        if self.loss_value is None:
+            raise RuntimeError("Evaluator.grads called before loss")
+        grad_values = np.copy(self.grad_values)
+        self.loss_value = None
+        self.grad_values = None
+        return grad_values
+
+    def stop(self):
+        """Ask the run to end at its next evaluation (safe from another thread)."""
+        self.stop_requested = True
+
+
+@dataclass
+class Result:
+    """What a run produced: the image, its history and what was saved."""
+
+    image: np.ndarray  # uint8 RGB
+    history: History
+    settings: object
+    backbone: str
+    content: np.ndarray  # the resized content and style images the run used
+    style: np.ndarray
+    saved: list = field(default_factory=list)
+    stopped: bool = False  # ended early by Ctrl-C, a callback or Evaluator.stop
+
+    @property
+    def loss(self):
+        return self.history.iteration_loss[-1] if self.history.iteration_loss else None
+
+
+def make_loss_and_grads(extractor, targets, settings, shape):
+    """A function x (flat float64) -> (loss parts as floats, gradient as flat float64).
+
+    The heavy part runs as one traced TensorFlow graph in float32; only the
+    hand-over to scipy is float64, because scipy's L-BFGS needs it.
+    """
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            parts = weighted_losses(extractor(x), targets, x, settings)
+        return parts, tape.gradient(parts["total"], x)
+
+    def loss_and_grads(x_flat):
+        x = tf.constant(np.reshape(x_flat, shape), tf.float32)
+        parts, grad = step(x)
+        parts = {name: float(value) for name, value in parts.items()}
+        return parts, grad.numpy().ravel().astype(np.float64)
+
+    return loss_and_grads
+
+
+def prepare_images(content, style, settings):
+    """Load both images and resize them to the book's shared size.
+
+    The content image sets the size: `settings.height` tall, its own aspect;
+    the style image is stretched to exactly that size, as in the book.
+    """
+    content = images.load_image(content)
+    style = images.load_image(style)
+    size = images.size_for_height(content, settings.height)
+    need = max(min_size_for(name) for name in settings.layers)
+    if size[1] < need:
+        raise ValueError(
+            f"the content image is {size[1]} px wide at height {settings.height}, "
+            f"but the layers chosen need at least {need} px: use a larger height"
+        )
+    return (
+        images.resize(content, size, settings.resample),
+        images.resize(style, size, settings.resample),
+    )
+
+
+def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
+             progress=False, evaluator_hook=None, **changes):
+    """Stylise `content` with `style` by the book's restarted L-BFGS.
+
+    `content` and `style` are paths, PIL images or arrays. `settings` defaults
+    to the book's; keyword `changes` override single fields
+    (``transfer(c, s, height=256)``). After each of the `settings.iterations`
+    rounds of ``fmin_l_bfgs_b(maxfun=settings.maxfun)``:
+
+    - with `save_prefix`, the image is saved as
+      ``<save_prefix>_at_iteration_<i>.png`` (atomically);
+    - `callback(iteration, loss, image)` is called; a truthy return stops.
+
+    Ctrl-C, a stopping callback or `evaluator.stop()` (the evaluator is passed
+    to `evaluator_hook` when the run starts) end the run early: the result
+    then holds the best image seen so far and `stopped=True`.
+    """
+    settings = settings.replace(**changes) if changes else settings
+    content_img, style_img = prepare_images(content, style, settings)
+    model, backbone = load_backbone(settings.backbone, settings.weights, settings.seed)
+    extractor = feature_extractor(model, settings.layers)
+    content_x, style_x = images.preprocess(content_img), images.preprocess(style_img)
+    targets = compute_targets(extractor, content_x, style_x, settings)
+    evaluator = Evaluator(make_loss_and_grads(extractor, targets, settings, content_x.shape))
+    if evaluator_hook:
+        evaluator_hook(evaluator)
+    result = Result(content_img, evaluator.history, settings, backbone, content_img, style_img)
+    x = content_x.ravel().astype(np.float64)
+    bar = _progress_bar(settings.iterations) if progress else None
+    try:
+        for i in range(settings.iterations):
+            start = time.perf_counter()
+            x, loss, _ = fmin_l_bfgs_b(evaluator.loss, x, fprime=evaluator.grads, maxfun=settings.maxfun)
+            result.image = images.deprocess(x.reshape(content_x.shape))
+            _record_iteration(result.history, float(loss), time.perf_counter() - start)
+            if save_prefix is not None:
+                path = Path(f"{save_prefix}_at_iteration_{i}.png")
+                result.saved.append(images.save_image(result.image, path))
+            if bar is not None:
+                bar.set_postfix(loss=f"{float(loss):.4g}")
+                bar.update()
+            if callback is not None and callback(i, float(loss), result.image):
+                result.stopped = True
+                break
+    except (KeyboardInterrupt, StopRun):
+        result.stopped = True
+        if evaluator.best_x is not None:
+            result.image = images.deprocess(evaluator.best_x.reshape(content_x.shape))
+    finally:
+        if bar is not None:
+            bar.close()
+    return result
+
+
+def _record_iteration(history, loss, seconds):
+    history.iteration_loss.append(loss)
+    history.iteration_seconds.append(seconds)
+    history.iteration_evaluations.append(history.n_evaluations)
+
+
+def _progress_bar(total):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="it", desc="style transfer")
