@@ -4,6 +4,12 @@ A small helper library for the course notebooks; each helper's docstring names
 the notebook that teaches it.
 """
 
+import os
+
+# TensorFlow's start-up chatter (oneDNN, CUDA, CPU flags) confuses students;
+# set TF_CPP_MIN_LOG_LEVEL yourself to see it again.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 from .backbones import WeightsUnavailable, load_backbone
 from .config import BOOK, QUICK, Settings, preset
 from .features import Targets, compute_targets, feature_extractor
