@@ -30,7 +30,7 @@ def feature_extractor(model, layers):
             f"valid layers: {', '.join(valid)}"
         )
     outputs = {name: model.get_layer(name).output for name in layers}
-    return keras.Model(model.inputs, outputs, name="features")
+    return keras.Model(model.input, outputs, name="features")
 
 
 class Targets(NamedTuple):

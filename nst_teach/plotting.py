@@ -61,3 +61,78 @@ def show_images(images, titles=None, size=3.0, axes=None):
         if titles:
             ax.set_title(titles[i])
     return axes
+
+
+def _grid(n, columns, size):
+    import matplotlib.pyplot as plt
+
+    rows = -(-n // columns)
+    _, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.set_axis_off()
+    return axes
+
+
+def feature_map_grid(features, channels=6, size=1.6):
+    """A row per layer showing the first `channels` feature maps (notebook 02).
+
+    `features` maps layer names to arrays of shape (1, h, w, C). Each map is
+    scaled on its own, so a weak channel is as visible as a strong one.
+    """
+    import numpy as np
+
+    axes = _grid(len(features) * channels, channels, size)
+    for row, (name, value) in zip(axes, features.items()):
+        value = np.asarray(value)[0]
+        for k, ax in enumerate(row):
+            ax.imshow(value[..., k], cmap="viridis")
+            ax.set_xticks([]), ax.set_yticks([])
+            ax.set_title(f"channel {k}", fontsize=8)
+        row[0].set_ylabel(f"{name}\n{value.shape[0]}x{value.shape[1]}x{value.shape[2]}", fontsize=9)
+    return axes
+
+
+def gram_heatmaps(grams, titles, channels=32, size=3.2):
+    """Heatmaps of the top-left `channels` x `channels` of Gram matrices (notebook 04).
+
+    One colour scale per matrix: what matters is the pattern of which
+    channels fire together, not the absolute size.
+    """
+    import numpy as np
+
+    axes = _grid(len(grams), len(grams), size)[0]
+    for ax, gram, title in zip(axes, grams, titles):
+        image = ax.imshow(np.asarray(gram)[:channels, :channels], cmap="magma")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("channel"), ax.set_ylabel("channel")
+        ax.figure.colorbar(image, ax=ax, fraction=0.046)
+    return axes
+
+
+def filmstrip(images, titles=None, columns=6, size=2.0):
+    """Many images in rows of `columns`, e.g. one per iteration (notebook 06)."""
+    axes = _grid(len(images), columns, size).ravel()
+    show_images(images, titles, axes=axes[: len(images)])
+    return axes
+
+
+def plot_optimizer_comparison(runs, ax=None, budget=None):
+    """Lowest total loss so far against loss evaluations, one line per run (notebook 06).
+
+    `runs` maps a name to a `nst_teach.optimizers.Run`. The running minimum
+    is what you would keep if you stopped there, so it is the fair measure.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    for name, run in runs.items():
+        losses = run.history.evaluations["total"][:budget]
+        ax.plot(np.arange(1, len(losses) + 1), np.minimum.accumulate(losses), label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("loss evaluations")
+    ax.set_ylabel("lowest total loss so far")
+    ax.set_title("Same budget, three optimisers")
+    ax.legend()
+    return ax

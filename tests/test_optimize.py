@@ -1,0 +1,158 @@
+"""The Evaluator, the loop, and an end-to-end run with the offline backbone."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nst_teach import BOOK, Evaluator, Settings, data, images, losses, transfer
+from nst_teach.backbones import load_backbone
+from nst_teach.features import compute_targets, feature_extractor
+from nst_teach.optimize import StopRun, make_loss_and_grads
+
+FAST = Settings(height=32, iterations=3, maxfun=5, backbone="random", resample="bicubic")
+
+
+class CountingLoss:
+    """A quadratic with a known gradient that counts its calls."""
+
+    calls = 0
+
+    def __call__(self, x):
+        self.calls += 1
+        parts = {"total": float(np.sum(x**2)), "content": float(np.sum(x**2)), "style": 0.0, "tv": 0.0}
+        return parts, 2 * x
+
+
+def test_evaluator_computes_once_and_hands_over_cached_gradient():
+    f = CountingLoss()
+    evaluator = Evaluator(f)
+    x = np.array([1.0, -2.0])
+    assert evaluator.loss(x) == 5.0
+    np.testing.assert_array_equal(evaluator.grads(x), [2.0, -4.0])
+    assert f.calls == 1
+    assert evaluator.history.evaluations["total"] == [5.0]
+
+
+def test_evaluator_refuses_wrong_call_order():
+    evaluator = Evaluator(CountingLoss())
+    with pytest.raises(RuntimeError, match="before loss"):
+        evaluator.grads(np.zeros(2))
+    evaluator.loss(np.zeros(2))
+    with pytest.raises(RuntimeError, match="twice"):
+        evaluator.loss(np.zeros(2))
+
+
+def test_evaluator_keeps_best_and_stops_on_request():
+    evaluator = Evaluator(CountingLoss())
+    for x in ([3.0], [1.0], [2.0]):
+        evaluator.loss(np.array(x))
+        evaluator.grads(np.array(x))
+    assert evaluator.best_x.tolist() == [1.0] and evaluator.best_loss == 1.0
+    evaluator.stop()
+    with pytest.raises(StopRun):
+        evaluator.loss(np.array([0.0]))
+
+
+def book_loss_and_grads(model, content_x, style_x, x, settings):
+    """The book's formulation: all three images as one batch through the network."""
+    outputs = {n: model.get_layer(n).output for n in settings.layers}
+    full = tf.keras.Model(model.input, outputs)
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        feats = full(tf.concat([content_x, style_x, x], axis=0))
+        h, w = x.shape[1:3]
+        layer = feats[settings.content_layer]
+        loss = settings.content_weight * tf.reduce_sum(tf.square(layer[2] - layer[0]))
+        for name in settings.style_layers:
+            f = feats[name]
+            s = tf.reshape(tf.transpose(f[1], (2, 0, 1)), (f.shape[-1], -1))
+            c = tf.reshape(tf.transpose(f[2], (2, 0, 1)), (f.shape[-1], -1))
+            sl = tf.reduce_sum(tf.square(s @ tf.transpose(s) - c @ tf.transpose(c))) / (4.0 * 9 * (h * w) ** 2)
+            loss += settings.style_weight / len(settings.style_layers) * sl
+        a = tf.square(x[:, : h - 1, : w - 1, :] - x[:, 1:, : w - 1, :])
+        b = tf.square(x[:, : h - 1, : w - 1, :] - x[:, : h - 1, 1:, :])
+        loss += settings.tv_weight * tf.reduce_sum(tf.pow(a + b, 1.25))
+    return float(loss), tape.gradient(loss, x).numpy()
+
+
+def test_precomputed_targets_equal_the_books_batch_of_three(rng):
+    settings = BOOK.replace(height=48, backbone="random")
+    model, _ = load_backbone("random")
+    content_x, style_x, x = (rng.normal(scale=40, size=(3, 1, 48, 40, 3))).astype(np.float32)
+    extractor = feature_extractor(model, settings.layers)
+    targets = compute_targets(extractor, content_x, style_x, settings)
+    parts, grad = make_loss_and_grads(extractor, targets, settings, x.shape)(x.ravel())
+    book_loss, book_grad = book_loss_and_grads(model, content_x, style_x, x, settings)
+    assert parts["total"] == pytest.approx(book_loss, rel=1e-4)
+    np.testing.assert_allclose(grad, book_grad.ravel(), rtol=1e-3, atol=1e-4 * np.abs(book_grad).max())
+
+
+def test_transfer_saves_each_iteration_and_reports(tmp_path, photo):
+    style = data.example("swirls")
+    result = transfer(photo, style, FAST, save_prefix=tmp_path / "run")
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [f"run_at_iteration_{i}.png" for i in range(3)]
+    np.testing.assert_array_equal(images.load_image(tmp_path / "run_at_iteration_2.png"), result.image)
+    h = result.history
+    assert len(h.iteration_loss) == 3 and len(h.iteration_seconds) == 3
+    assert h.iteration_evaluations[-1] == h.n_evaluations <= 3 * (5 + 1)
+    assert h.iteration_loss[-1] < h.evaluations["total"][0]
+    assert result.image.shape == (32, 27, 3) and result.image.dtype == np.uint8
+
+
+def test_callback_can_stop_and_ctrl_c_keeps_best_image(photo):
+    seen = []
+    result = transfer(photo, photo, FAST, callback=lambda i, loss, img: seen.append(i) or i == 0)
+    assert seen == [0] and result.stopped and len(result.history.iteration_loss) == 1
+
+    def interrupt(i, loss, img):
+        raise KeyboardInterrupt
+
+    result = transfer(photo, data.example("cubist"), FAST, callback=interrupt)
+    assert result.stopped
+    assert result.history.n_evaluations > 0
+    best = int(np.argmin(result.history.evaluations["total"]))
+    assert result.history.evaluations["total"][best] <= result.history.iteration_loss[0]
+    assert result.image.shape == (32, 27, 3)
+
+
+def test_stop_from_outside_ends_within_an_iteration(photo):
+    evaluators = []
+
+    def stop_after_first(i, loss, img):
+        evaluators[0].stop()
+
+    result = transfer(photo, photo, FAST.replace(iterations=5), callback=stop_after_first,
+                      evaluator_hook=evaluators.append)
+    assert result.stopped and len(result.history.iteration_loss) == 1
+
+
+def gram_distance(extractor, a, b, layers):
+    fa, fb = extractor(images.preprocess(a)), extractor(images.preprocess(b))
+    return sum(
+        float(tf.reduce_sum(tf.square(losses.gram_matrix(fa[n]) - losses.gram_matrix(fb[n]))))
+        for n in layers
+    )
+
+
+def test_offline_backbone_stylises(photo):
+    """With real pretrained features, the result takes on the style and keeps the content."""
+    settings = BOOK.replace(height=96, iterations=6, maxfun=20, backbone="hed-vgg16", resample="bicubic")
+    content = data.example("grace_hopper")
+    result = transfer(content, data.example("swirls"), settings)
+    h = result.history
+    assert h.iteration_loss[-1] < 0.5 * h.evaluations["total"][0]
+
+    model, _ = load_backbone("hed-vgg16")
+    extractor = feature_extractor(model, settings.layers)
+    start, style = result.content, result.style
+    layers = settings.style_layers
+    assert gram_distance(extractor, result.image, style, layers) < 0.5 * gram_distance(extractor, start, style, layers)
+
+    def content_distance(a, b):
+        fa = extractor(images.preprocess(a))[settings.content_layer]
+        fb = extractor(images.preprocess(b))[settings.content_layer]
+        return float(tf.reduce_sum(tf.square(fa - fb)))
+
+    assert content_distance(result.image, start) < content_distance(result.image, style)
