@@ -31,6 +31,9 @@ def plot_loss_history(history, ax=None, title="Loss during the optimisation"):
     for end in history.iteration_evaluations[:-1]:
         ax.axvline(end + 0.5, color="0.85", linestyle=":", linewidth=1)
     ax.set_yscale("log")
+    # The content loss starts at exactly 0 (we start from the content image):
+    # keep the log axis on the range where the total loss lives.
+    ax.set_ylim(bottom=1e-3 * min(history.evaluations["total"], default=1.0))
     ax.set_xlabel("loss evaluation")
     ax.set_ylabel("weighted loss")
     ax.set_title(title)
