@@ -1,0 +1,338 @@
+"""The playground: every setting of a run as a control, with live feedback.
+
+Taught in notebook 07. Display it with ``Playground()`` as the last line of a
+cell. Press Run and the transfer goes on in a background thread, so the
+notebook stays usable and the Stop button is heard: Stop ends the run at its
+next loss evaluation and keeps the best image so far.
+
+Why only trait updates from the thread: a widget's value (an image's bytes, a
+progress bar's count) reaches the browser as a comm message, which ipykernel
+sends safely from any thread. Printing or ``with output_widget:`` from a
+thread is another matter: since ipykernel 7 such output goes to whichever
+cell is current, not to the widget. So the run never prints; it sets
+`Image.value`, `HTML.value` and `Box.children`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import threading
+import time
+from functools import partial
+from pathlib import Path
+
+import ipywidgets as w
+import numpy as np
+from PIL import Image
+
+from . import data, images
+from .config import BACKBONES, NORMALIZATIONS, QUICK, Settings
+from .optimize import transfer
+from .plotting import plot_loss_history
+
+UPLOAD = "upload: "
+VGG_CONVS = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
+
+
+def layer_names(backbone):
+    """Convolution layer names of a backbone, without building it.
+
+    ``auto`` may become VGG16 (hed-vgg16), so it offers the layers both share.
+    """
+    convs = VGG_CONVS["vgg19" if backbone in ("vgg19", "random") else "vgg16"]
+    return [f"block{b}_conv{c}" for b, n in enumerate(convs, 1) for c in range(1, n + 1)]
+
+
+def png_bytes(image):
+    """An RGB uint8 array as PNG file bytes, what `ipywidgets.Image` shows."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def loss_plot_png(history):
+    """The loss curve of `history` as PNG bytes, drawn without pyplot (thread-safe)."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.5, 3.2), layout="constrained")
+    ax = figure.add_subplot()
+    if history.n_evaluations:
+        plot_loss_history(history, ax, title="Loss (weighted components)")
+    else:
+        ax.set_title("no loss evaluated yet")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    return buffer.getvalue()
+
+
+def decode_upload(item):
+    """The file of a FileUpload value entry as an RGB uint8 array.
+
+    Raises `ImageError` naming the file when it is not an image Pillow can
+    read, or when it is larger than `images.MAX_PIXELS`.
+    """
+    name, content = item["name"], bytes(item["content"])
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            width, height = image.size
+            if width * height > images.MAX_PIXELS:
+                raise images.ImageError(
+                    f"{name} is {width}x{height} pixels, too large: resize it first"
+                )
+            return images.load_image(image)
+    except images.ImageError:
+        raise
+    except Exception as error:  # Pillow raises many kinds for broken files
+        raise images.ImageError(
+            f"cannot read {name} as an image ({type(error).__name__}: {error}); "
+            "upload a PNG or JPEG file"
+        ) from None
+
+
+def _log_slider(description, value, low, high):
+    return w.FloatLogSlider(value=value, base=10, min=low, max=high, step=0.1,
+                            description=description, readout_format=".1e")
+
+
+class Playground:
+    """Controls for one style-transfer run, live feedback, and the runs so far.
+
+    `settings` gives the starting values (default: `QUICK` on the offline
+    backbone); finished runs are kept in `results` and saved into `results_dir`
+    by the Save button.
+    """
+
+    def __init__(self, settings=None, results_dir="playground-results"):
+        settings = settings or QUICK.replace(backbone="hed-vgg16")
+        self.results_dir = Path(results_dir)
+        self.uploads = {}
+        self.results = []
+        self.result = None
+        self._thread = None
+        self._evaluator = None
+        self._stop_requested = False
+        self._build_controls(settings)
+        self._build_outputs()
+        self.widget = self._layout()
+
+    # --- building -----------------------------------------------------------
+
+    def _build_controls(self, s):
+        photos = list(data.content_names())
+        self.content = w.Dropdown(options=photos, value=photos[0], description="content")
+        self.style = w.Dropdown(options=[*data.STYLES, *photos], value=data.STYLES[0],
+                                description="style")
+        self.content_upload = w.FileUpload(accept="image/*", description="content file")
+        self.style_upload = w.FileUpload(accept="image/*", description="style file")
+        self.content_upload.observe(partial(self._on_upload, target=self.content), "value")
+        self.style_upload.observe(partial(self._on_upload, target=self.style), "value")
+        self.height = w.IntSlider(value=s.height, min=32, max=800, step=16, description="height")
+        self.iterations = w.IntSlider(value=s.iterations, min=1, max=50, description="iterations")
+        self.maxfun = w.IntSlider(value=s.maxfun, min=1, max=100, description="maxfun")
+        self.content_weight = _log_slider("content w", s.content_weight, -5, 3)
+        self.style_weight = _log_slider("style w", s.style_weight, -4, 4)
+        self.tv_weight = _log_slider("TV w", s.tv_weight, -8, 0)
+        self.backbone = w.Dropdown(options=BACKBONES, value=s.backbone, description="backbone")
+        self.normalization = w.Dropdown(options=NORMALIZATIONS, value=s.normalization,
+                                        description="style norm")
+        names = layer_names(s.backbone)
+        self.content_layer = w.Dropdown(options=names, value=s.content_layer,
+                                        description="content layer")
+        self.style_layers = w.SelectMultiple(options=names, value=s.style_layers,
+                                             rows=8, description="style layers")
+        self.backbone.observe(self._on_backbone, "value")
+        self.seed = w.IntText(value=s.seed, description="seed")
+        self.run_button = w.Button(description="Run", button_style="success", icon="play")
+        self.stop_button = w.Button(description="Stop", button_style="danger", icon="stop",
+                                    disabled=True)
+        self.run_button.on_click(lambda _: self.run())
+        self.stop_button.on_click(lambda _: self.stop())
+
+    def _build_outputs(self):
+        self.progress = w.IntProgress(value=0, min=0, max=1, description="progress")
+        self.status = w.HTML("Press Run to start.")
+        self.message = w.HTML("")
+        self.image = w.Image(format="png", layout=w.Layout(max_width="420px"))
+        self.plot = w.Image(format="png", layout=w.Layout(max_width="460px"))
+        self.save_button = w.Button(description="Save", icon="save", disabled=True)
+        self.save_button.on_click(lambda _: self.save())
+        self.download = w.HTML("")
+        self.gallery = w.HBox(layout=w.Layout(overflow="auto"))
+
+    def _layout(self):
+        pictures = w.VBox([self.content, self.content_upload, self.style, self.style_upload])
+        sizes = w.VBox([self.height, self.iterations, self.maxfun, self.seed, self.backbone])
+        weights = w.VBox([self.content_weight, self.style_weight, self.tv_weight,
+                          self.normalization])
+        layers = w.VBox([self.content_layer, self.style_layers])
+        buttons = w.HBox([self.run_button, self.stop_button, self.progress, self.status])
+        return w.VBox([
+            w.HBox([pictures, sizes]), w.HBox([weights, layers]), buttons, self.message,
+            w.HBox([self.image, self.plot]), w.HBox([self.save_button, self.download]),
+            w.HTML("<b>Runs so far</b>"), self.gallery,
+        ])
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # --- reacting to the controls ---------------------------------------------
+
+    def _on_backbone(self, change):
+        names = layer_names(change.new)
+        content = self.content_layer.value if self.content_layer.value in names else "block5_conv2"
+        style = tuple(name for name in self.style_layers.value if name in names)
+        self.content_layer.options, self.content_layer.value = names, content
+        self.style_layers.options, self.style_layers.value = names, style
+
+    def _on_upload(self, change, target):
+        for item in change.new:
+            try:
+                image = decode_upload(item)
+            except images.ImageError as error:
+                self._error(error)
+                continue
+            key = UPLOAD + item["name"]
+            self.uploads[key] = image
+            if key not in target.options:
+                target.options = [*target.options, key]
+            target.value = key
+            self.message.value = ""
+
+    def _image(self, name):
+        return self.uploads[name] if name.startswith(UPLOAD) else data.example(name)
+
+    def settings(self):
+        """The `Settings` the controls describe (raises `ValueError` if invalid)."""
+        return Settings(
+            height=self.height.value, iterations=self.iterations.value,
+            maxfun=self.maxfun.value, content_weight=self.content_weight.value,
+            style_weight=self.style_weight.value, tv_weight=self.tv_weight.value,
+            content_layer=self.content_layer.value, style_layers=self.style_layers.value,
+            normalization=self.normalization.value, backbone=self.backbone.value,
+            seed=self.seed.value, resample="bicubic",
+        )
+
+    # --- running ----------------------------------------------------------------
+
+    @property
+    def running(self):
+        return self._thread is not None and self._thread.is_alive()
+
+    def run(self):
+        """Start a run in a background thread with the current settings."""
+        if self.running:
+            self._error("a run is already going: press Stop first")
+            return
+        try:
+            settings = self.settings()
+            content, style = self._image(self.content.value), self._image(self.style.value)
+        except ValueError as error:  # invalid settings; ImageError is a ValueError too
+            self._error(error)
+            return
+        self.message.value = ""
+        self._stop_requested, self._evaluator = False, None
+        self.progress.max, self.progress.value = settings.iterations, 0
+        self.status.value = "loading the network and computing the targets…"
+        self._set_running(True)
+        names = (self.content.value, self.style.value)
+        self._thread = threading.Thread(target=self._work, args=(content, style, settings, names),
+                                        daemon=True, name="nst-playground")
+        self._thread.start()
+
+    def stop(self):
+        """End the run at its next loss evaluation; the best image so far is kept."""
+        self._stop_requested = True
+        if self._evaluator is not None:
+            self._evaluator.stop()
+        if self.running:
+            self.status.value = "stopping…"
+
+    def wait(self, timeout=None):
+        """Block until the current run has finished (for scripts and tests)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.result
+
+    def _work(self, content, style, settings, names):
+        start = time.perf_counter()
+        try:
+            result = transfer(content, style, settings, callback=self._on_iteration,
+                              evaluator_hook=self._hook)
+        except Exception as error:  # shown in the UI: the thread has no one else to tell
+            self._error(error)
+        else:
+            self._finish(result, names, time.perf_counter() - start)
+        finally:
+            self._set_running(False)
+
+    def _hook(self, evaluator):
+        self._evaluator = evaluator
+        if self._stop_requested:
+            evaluator.stop()
+
+    def _on_iteration(self, iteration, loss, image):
+        history = self._evaluator.history
+        self.image.value = png_bytes(image)
+        self.plot.value = loss_plot_png(history)
+        self.progress.value = iteration + 1
+        self.status.value = (
+            f"iteration {iteration + 1}/{self.progress.max} · "
+            f"{history.iteration_seconds[-1]:.2f} s per iteration · loss {loss:.4g}"
+        )
+        return self._stop_requested
+
+    def _finish(self, result, names, seconds):
+        self.result = result
+        self.results.append(result)
+        self.image.value = png_bytes(result.image)
+        self.plot.value = loss_plot_png(result.history)
+        done = len(result.history.iteration_loss)
+        how = "stopped" if result.stopped else "done"
+        self.status.value = f"{how} after {done} iterations in {seconds:.1f} s"
+        self.download.value = _download_link(result.image, f"nst-run-{len(self.results)}.png")
+        self.gallery.children = (*self.gallery.children, self._card(result, names, len(self.results)))
+
+    def _card(self, result, names, number):
+        s = result.settings
+        text = (
+            f"<b>run {number}</b> ({result.backbone}{', stopped' if result.stopped else ''})<br>"
+            f"{html.escape(names[0])} × {html.escape(names[1])}<br>"
+            f"height {s.height}, {s.iterations}×{s.maxfun} evals<br>"
+            f"content {s.content_weight:.1e} · style {s.style_weight:.1e} · TV {s.tv_weight:.1e}<br>"
+            f"{s.content_layer} / {len(s.style_layers)} style layers, {s.normalization}, "
+            f"seed {s.seed}<br>final loss {result.loss if result.loss is None else f'{result.loss:.4g}'}"
+        )
+        picture = w.Image(value=png_bytes(result.image), format="png",
+                          layout=w.Layout(max_width="200px"))
+        return w.VBox([picture, w.HTML(f"<small>{text}</small>")],
+                      layout=w.Layout(margin="0 12px 0 0", min_width="210px"))
+
+    def save(self):
+        """Write the latest result and its loss curve into `results_dir`."""
+        if self.result is None:
+            self._error("nothing to save yet: run first")
+            return None
+        stem = self.results_dir / f"run-{len(self.results)}"
+        path = images.save_image(self.result.image, stem.with_suffix(".png"))
+        (stem.parent / f"{stem.name}-loss.png").write_bytes(loss_plot_png(self.result.history))
+        self.status.value = f"saved {html.escape(str(path))}"
+        return path
+
+    def _set_running(self, running):
+        self.run_button.disabled = running
+        self.stop_button.disabled = not running
+        self.save_button.disabled = running or self.result is None
+
+    def _error(self, error):
+        self.message.value = (
+            f'<div style="color:#b00020"><b>Problem:</b> {html.escape(str(error))}</div>'
+        )
+
+
+def _download_link(image, filename):
+    """An HTML link that downloads `image` from the page itself (no server file needed)."""
+    encoded = base64.b64encode(png_bytes(image)).decode("ascii")
+    return (f'<a download="{filename}" href="data:image/png;base64,{encoded}">'
+            f"⬇ download {filename}</a>")

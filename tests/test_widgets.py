@@ -1,0 +1,189 @@
+"""The playground driven headless: set values, click buttons, upload bytes."""
+
+import datetime as dt
+import io
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("ipywidgets")
+
+from nst_teach import optimize  # noqa: E402
+from nst_teach.widgets import Playground, decode_upload, layer_names  # noqa: E402
+
+
+def small_playground(tmp_path, **changes):
+    """A playground on the fast random backbone with tiny images."""
+    playground = Playground(results_dir=tmp_path)
+    playground.backbone.value = "random"
+    playground.height.value = 32
+    playground.iterations.value = 2
+    playground.maxfun.value = 3
+    for name, value in changes.items():
+        getattr(playground, name).value = value
+    return playground
+
+
+def png_of(colour, size=(40, 30)):
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def upload(widget, name, content):
+    widget.value = ({"name": name, "type": "image/png", "size": len(content),
+                     "content": memoryview(content),
+                     "last_modified": dt.datetime.now(dt.timezone.utc)},)
+
+
+def decoded(png):
+    return np.asarray(Image.open(io.BytesIO(png)))
+
+
+def test_run_shows_image_plot_progress_and_keeps_the_run(tmp_path):
+    playground = small_playground(tmp_path)
+    playground.run_button.click()
+    result = playground.wait(timeout=120)
+
+    assert result is not None and not result.stopped
+    assert len(result.history.iteration_loss) == 2
+    assert playground.progress.value == playground.progress.max == 2
+    assert "done after 2 iterations" in playground.status.value
+    shown = decoded(playground.image.value)
+    assert np.array_equal(shown, result.image)
+    assert decoded(playground.plot.value).shape[:2] == (256, 440)  # 5.5 x 3.2 in at 80 dpi
+    assert len(playground.gallery.children) == 1
+    card_text = playground.gallery.children[0].children[1].value
+    assert "run 1" in card_text and "height 32" in card_text and "random" in card_text
+    assert playground.message.value == ""
+    assert not playground.run_button.disabled and playground.stop_button.disabled
+    assert "download nst-run-1.png" in playground.download.value
+
+    playground.tv_weight.value = 1e-2
+    playground.run_button.click()
+    playground.wait(timeout=120)
+    assert len(playground.gallery.children) == 2
+    assert "TV 1.0e-02" in playground.gallery.children[1].children[1].value
+
+
+def test_settings_follow_the_controls():
+    playground = Playground()
+    playground.content_weight.value = 0.5
+    playground.style_layers.value = ("block1_conv1", "block3_conv1")
+    playground.seed.value = 7
+    settings = playground.settings()
+    assert settings.content_weight == pytest.approx(0.5)
+    assert settings.style_layers == ("block1_conv1", "block3_conv1")
+    assert settings.seed == 7 and settings.backbone == "hed-vgg16"
+
+
+def test_backbone_change_offers_its_layers_and_keeps_valid_choices():
+    playground = Playground()
+    playground.backbone.value = "vgg19"
+    assert "block5_conv4" in playground.content_layer.options
+    playground.content_layer.value = "block5_conv4"
+    playground.style_layers.value = ("block1_conv1", "block4_conv4")
+    playground.backbone.value = "hed-vgg16"
+    assert "block5_conv4" not in playground.content_layer.options
+    assert playground.content_layer.value == "block5_conv2"
+    assert playground.style_layers.value == ("block1_conv1",)
+    assert layer_names("vgg19")[-1] == "block5_conv4" and len(layer_names("vgg19")) == 16
+    assert len(layer_names("hed-vgg16")) == 13
+
+
+def test_stop_ends_the_run_within_one_iteration_and_keeps_an_image(tmp_path, monkeypatch):
+    playground = small_playground(tmp_path, iterations=50, maxfun=5)
+    first_iteration = threading.Event()
+    original = playground._on_iteration
+
+    def on_iteration(*args):
+        first_iteration.set()
+        return original(*args)
+
+    monkeypatch.setattr(playground, "_on_iteration", on_iteration)
+    playground.run_button.click()
+    assert playground.running and playground.run_button.disabled
+    assert first_iteration.wait(timeout=120)
+    playground.stop_button.click()
+    result = playground.wait(timeout=60)
+    assert result.stopped
+    assert len(result.history.iteration_loss) <= 2
+    assert "stopped" in playground.status.value
+    assert result.image.shape == (32, *result.image.shape[1:2], 3)
+    assert np.array_equal(decoded(playground.image.value), result.image)
+
+
+def test_stop_mid_iteration_keeps_the_best_image(tmp_path, monkeypatch):
+    """Stop pressed during an iteration ends it at the next evaluation."""
+    playground = small_playground(tmp_path, iterations=5, maxfun=50)
+    seen = []
+    original_loss = optimize.Evaluator.loss
+
+    def loss(evaluator, x):
+        seen.append(evaluator.history.n_evaluations)
+        if len(seen) == 4:
+            playground.stop()
+        return original_loss(evaluator, x)
+
+    monkeypatch.setattr(optimize.Evaluator, "loss", loss)
+    playground.run()
+    result = playground.wait(timeout=120)
+    assert result.stopped and result.history.n_evaluations == 3  # the 4th was refused
+    assert result.history.iteration_loss == []
+    assert playground.progress.value == 0
+
+
+def test_upload_becomes_the_content_and_is_used(tmp_path):
+    playground = small_playground(tmp_path, iterations=1)
+    upload(playground.content_upload, "red.png", png_of((255, 0, 0)))
+    assert playground.content.value == "upload: red.png"
+    playground.run()
+    result = playground.wait(timeout=120)
+    assert result.content.shape == (32, 42, 3)  # the upload's 4:3 aspect at height 32
+    assert np.all(result.content == (255, 0, 0))
+
+
+def test_bad_upload_is_reported_and_not_selected(tmp_path):
+    playground = small_playground(tmp_path)
+    before = playground.style.value
+    upload(playground.style_upload, "notes.png", b"this is not a picture")
+    assert "cannot read notes.png" in playground.message.value
+    assert playground.style.value == before
+    with pytest.raises(ValueError, match="cannot read"):
+        decode_upload({"name": "x.png", "content": b"\x89PNG broken"})
+
+
+def test_invalid_settings_are_reported_without_starting(tmp_path):
+    playground = small_playground(tmp_path)
+    playground.style_layers.value = ()
+    playground.run_button.click()
+    assert not playground.running and playground.result is None
+    assert "style_layers must name at least one layer" in playground.message.value
+
+
+def test_errors_inside_the_run_reach_the_ui(tmp_path, monkeypatch):
+    playground = small_playground(tmp_path)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the network is on fire")
+
+    monkeypatch.setattr("nst_teach.widgets.transfer", broken)
+    playground.run()
+    playground.wait(timeout=30)
+    assert "the network is on fire" in playground.message.value
+    assert not playground.run_button.disabled and playground.stop_button.disabled
+
+
+def test_save_writes_the_result_and_its_loss_curve(tmp_path):
+    playground = small_playground(tmp_path / "out", iterations=1)
+    playground.save_button.click()  # disabled in the UI, but a click must not crash
+    assert "nothing to save" in playground.message.value
+    playground.run()
+    result = playground.wait(timeout=120)
+    playground.save_button.click()
+    saved = tmp_path / "out" / "run-1.png"
+    assert np.array_equal(np.asarray(Image.open(saved)), result.image)
+    assert (tmp_path / "out" / "run-1-loss.png").stat().st_size > 1000
+    assert "saved" in playground.status.value
