@@ -16,6 +16,7 @@ from scipy.optimize import fmin_l_bfgs_b
 from . import images
 from .backbones import load_backbone
 from .config import BOOK, min_size_for
+from .data import image_or_example
 from .features import compute_targets, feature_extractor
 from .losses import weighted_losses
 
@@ -133,8 +134,8 @@ def prepare_images(content, style, settings):
     The content image sets the size: `settings.height` tall, its own aspect;
     the style image is stretched to exactly that size, as in the book.
     """
-    content = images.load_image(content)
-    style = images.load_image(style)
+    content = image_or_example(content)
+    style = image_or_example(style)
     size = images.size_for_height(content, settings.height)
     need = max(min_size_for(name) for name in settings.layers)
     if size[1] < need:
@@ -152,7 +153,8 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
              progress=False, evaluator_hook=None, **changes):
     """Stylise `content` with `style` by the book's restarted L-BFGS.
 
-    `content` and `style` are paths, PIL images or arrays. `settings` defaults
+    `content` and `style` are paths, example names (see
+    `nst_teach.data.example_names`), PIL images or arrays. `settings` defaults
     to the book's; keyword `changes` override single fields
     (``transfer(c, s, height=256)``). After each of the `settings.iterations`
     rounds of ``fmin_l_bfgs_b(maxfun=settings.maxfun)``:

@@ -156,3 +156,14 @@ def test_offline_backbone_stylises(photo):
         return float(tf.reduce_sum(tf.square(fa - fb)))
 
     assert content_distance(result.image, start) < content_distance(result.image, style)
+
+
+def test_too_narrow_image_is_refused_with_the_fix():
+    narrow = np.zeros((200, 20, 3), np.uint8)  # 64 px tall -> 6 px wide, block5 needs 16
+    with pytest.raises(ValueError, match="6 px wide.*at least 16 px: use a larger height"):
+        transfer(narrow, narrow, FAST.replace(height=64))
+
+
+def test_example_names_work_as_inputs():
+    result = transfer("grace_hopper", "cubist", FAST.replace(iterations=1, maxfun=2))
+    assert result.image.shape == (32, 27, 3)
