@@ -20,7 +20,8 @@ def feature_extractor(model, layers):
     `model` is a backbone (see `nst_teach.backbones.load_backbone`). The
     extractor runs from its input to the named layers only, so it stops at
     the deepest layer needed: `block5_conv2` never pays for `block5_conv4`.
-    Unknown names raise `ValueError` listing the valid ones.
+    Unknown names raise `ValueError` listing the valid ones. The same
+    (model, layers) gives back the same extractor, built once.
     """
     valid = conv_layer_names(model)
     unknown = [name for name in layers if name not in valid]
@@ -29,8 +30,21 @@ def feature_extractor(model, layers):
             f"unknown layer(s) {', '.join(unknown)} for this backbone; "
             f"valid layers: {', '.join(valid)}"
         )
+    key = (id(model), tuple(layers))
+    cached = _EXTRACTORS.get(key)
+    if cached is not None and cached[0] is model:
+        return cached[1]
     outputs = {name: model.get_layer(name).output for name in layers}
-    return keras.Model(model.input, outputs, name="features")
+    extractor = keras.Model(model.input, outputs, name="features")
+    while len(_EXTRACTORS) >= 8:
+        _EXTRACTORS.pop(next(iter(_EXTRACTORS)))
+    _EXTRACTORS[key] = (model, extractor)
+    return extractor
+
+
+_EXTRACTORS = {}
+"""Built extractors per (backbone, layers): reusing one lets `nst_teach.optimize`
+reuse its traced loss-and-gradient graph across runs (a speed feature)."""
 
 
 class Targets(NamedTuple):

@@ -105,27 +105,64 @@ class Result:
         return self.history.iteration_loss[-1] if self.history.iteration_loss else None
 
 
-def make_loss_and_grads(extractor, targets, settings, shape):
+def make_loss_and_grads(extractor, targets, settings, shape, *, jit_compile=False):
     """A function x (flat float64) -> (loss parts as floats, gradient as flat float64).
 
     The heavy part runs as one traced TensorFlow graph in float32; only the
-    hand-over to scipy is float64, because scipy's L-BFGS needs it.
+    hand-over to scipy is float64, because scipy's L-BFGS needs it. The traced
+    graph is kept (see `traced_step`), so a second run with the same backbone,
+    loss settings and image size starts without tracing again.
+    `jit_compile=True` compiles it with XLA: the same loss within float32
+    noise, but on a 2-core CPU it measured slower than TensorFlow's oneDNN
+    kernels (docs/benchmarks.md), so it is off by default.
     """
+    step = traced_step(extractor, settings, shape, jit_compile=jit_compile)
+    shape = tuple(shape)
 
-    @tf.function
-    def step(x):
+    def loss_and_grads(x_flat):
+        x = tf.constant(np.reshape(x_flat, shape), tf.float32)
+        parts, grad = step(x, targets)
+        parts = {name: float(value) for name, value in parts.items()}
+        return parts, grad.numpy().ravel().astype(np.float64)
+
+    return loss_and_grads
+
+
+_STEPS = {}  # (id(extractor), loss settings, shape, jit) -> (extractor, traced step)
+_MAX_STEPS = 8
+
+
+def _loss_key(settings):
+    """The fields of `settings` that the loss graph depends on."""
+    return (settings.content_weight, settings.style_weight, settings.tv_weight,
+            settings.content_layer, tuple(settings.style_layers), settings.normalization)
+
+
+def traced_step(extractor, settings, shape, *, jit_compile=False):
+    """The `tf.function` (x, targets) -> (loss parts, gradient), traced once and reused.
+
+    Tracing and optimising the graph costs about a second; keeping the step
+    per (extractor, loss settings, image shape) means that a second run of the
+    same size (a new style image, a widget's Run button) skips it. The targets
+    are an argument, not a constant baked into the graph, so any content and
+    style images of that size share one graph. At most a few steps are kept.
+    """
+    key = (id(extractor), _loss_key(settings), tuple(shape), bool(jit_compile))
+    cached = _STEPS.get(key)
+    if cached is not None and cached[0] is extractor:
+        return cached[1]
+
+    @tf.function(jit_compile=bool(jit_compile))
+    def step(x, targets):
         with tf.GradientTape() as tape:
             tape.watch(x)
             parts = weighted_losses(extractor(x), targets, x, settings)
         return parts, tape.gradient(parts["total"], x)
 
-    def loss_and_grads(x_flat):
-        x = tf.constant(np.reshape(x_flat, shape), tf.float32)
-        parts, grad = step(x)
-        parts = {name: float(value) for name, value in parts.items()}
-        return parts, grad.numpy().ravel().astype(np.float64)
-
-    return loss_and_grads
+    while len(_STEPS) >= _MAX_STEPS:
+        _STEPS.pop(next(iter(_STEPS)))
+    _STEPS[key] = (extractor, step)
+    return step
 
 
 def prepare_images(content, style, settings):
