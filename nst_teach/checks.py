@@ -34,7 +34,7 @@ def _check(name, student, reference, mistakes, args):
     want = _as_array(reference(*args))
     if got.shape == want.shape and np.allclose(got, want, rtol=1e-4):
         print(f"✓ {name} is correct.")
-        return True
+        return
     for message, variant in mistakes:
         maybe = _as_array(variant(*args))
         if got.shape == maybe.shape and np.allclose(got, maybe, rtol=1e-4):
@@ -66,7 +66,7 @@ def check_content_loss(content_loss):
         ("you summed the differences without squaring them: positive and negative "
          "differences cancel out.", lambda b, c: np.sum(difference)),
     ]
-    return _check("content_loss", content_loss, losses.content_loss, mistakes, (base, combination))
+    _check("content_loss", content_loss, losses.content_loss, mistakes, (base, combination))
 
 
 def check_gram_matrix(gram_matrix):
@@ -85,7 +85,7 @@ def check_gram_matrix(gram_matrix):
         ("you multiplied elementwise (F * F) instead of a matrix product.",
          lambda f: np.sum(flat * flat, axis=0)),
     ]
-    return _check("gram_matrix", gram_matrix, losses.gram_matrix, mistakes, (features,))
+    _check("gram_matrix", gram_matrix, losses.gram_matrix, mistakes, (features,))
 
 
 def check_total_variation(total_variation_loss):
@@ -107,5 +107,5 @@ def check_total_variation(total_variation_loss):
         ("you used absolute differences; square them.",
          lambda i: np.sum((np.sqrt(dx) + np.sqrt(dy)) ** 1.25)),
     ]
-    return _check("total_variation_loss", total_variation_loss, losses.total_variation_loss,
-                  mistakes, (x.astype(np.float32),))
+    _check("total_variation_loss", total_variation_loss, losses.total_variation_loss,
+           mistakes, (x.astype(np.float32),))

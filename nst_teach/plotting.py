@@ -95,20 +95,29 @@ def feature_map_grid(features, channels=6, size=1.6):
     return axes
 
 
-def gram_heatmaps(grams, titles, channels=32, size=3.2):
-    """Heatmaps of the top-left `channels` x `channels` of Gram matrices (notebook 04).
+def gram_heatmaps(grams, titles, channels=24, size=4.0):
+    """Heatmaps of Gram matrices on the same `channels` most active channels (notebook 04).
 
-    One colour scale per matrix: what matters is the pattern of which
-    channels fire together, not the absolute size.
+    Many VGG channels are silent for a given picture, so we pick the channels
+    with the largest diagonal (summed over all matrices, each scaled to its
+    own maximum) and show every matrix on those. A power-law colour scale lets
+    the off-diagonal entries show next to the large diagonal ones.
     """
     import numpy as np
+    from matplotlib.colors import PowerNorm
 
+    grams = [np.asarray(gram, dtype=np.float64) for gram in grams]
+    activity = sum(np.diag(gram) / np.diag(gram).max() for gram in grams)
+    keep = np.sort(np.argsort(activity)[-channels:])
     axes = _grid(len(grams), len(grams), size)[0]
     for ax, gram, title in zip(axes, grams, titles):
-        image = ax.imshow(np.asarray(gram)[:channels, :channels], cmap="magma")
+        image = ax.imshow(gram[np.ix_(keep, keep)], cmap="magma", norm=PowerNorm(0.4))
         ax.set_title(title, fontsize=10)
+        ticks = range(0, len(keep), max(1, len(keep) // 6))
+        ax.set_xticks(ticks, keep[list(ticks)]), ax.set_yticks(ticks, keep[list(ticks)])
         ax.set_xlabel("channel"), ax.set_ylabel("channel")
-        ax.figure.colorbar(image, ax=ax, fraction=0.046)
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.figure.tight_layout()
     return axes
 
 

@@ -8,16 +8,17 @@ from nst_teach import checks, losses
 
 
 def test_the_library_and_plain_numpy_solutions_pass(capsys):
-    assert checks.check_content_loss(losses.content_loss)
-    assert checks.check_gram_matrix(losses.gram_matrix)
-    assert checks.check_total_variation(losses.total_variation_loss)
+    checks.check_content_loss(losses.content_loss)
+    checks.check_gram_matrix(losses.gram_matrix)
+    checks.check_total_variation(losses.total_variation_loss)
 
     def numpy_gram(features):
         flat = np.reshape(features, (-1, np.shape(features)[-1]))
         return flat.T @ flat
 
-    assert checks.check_gram_matrix(numpy_gram)
-    assert "✓ gram_matrix is correct" in capsys.readouterr().out
+    checks.check_gram_matrix(numpy_gram)
+    out = capsys.readouterr().out
+    assert out.count("is correct") == 4 and "✓ gram_matrix is correct" in out
 
 
 def flat(features):
