@@ -1,4 +1,5 @@
-"""The command line: `nst-teach transfer`, `nst-teach weights`, `nst-teach examples`.
+"""The command line: `nst-teach transfer`, `nst-teach weights`, `nst-teach examples`,
+and fast style transfer: `nst-teach train-fast`, `nst-teach apply-fast`.
 
 Run `nst-teach --help`, or `python -m nst_teach --help`.
 """
@@ -57,7 +58,101 @@ def build_parser():
 
     commands.add_parser("weights", help="where the backbone weights are and how to get them")
     commands.add_parser("examples", help="list the bundled example images")
+    add_fast_commands(commands)
     return parser
+
+
+FAST_FLAGS = {  # flag -> (FastSettings field, type, help)
+    "--size": ("size", int, "training crops are SIZE x SIZE px (default 128)"),
+    "--steps": ("steps", int, "total training steps (default 2000)"),
+    "--batch-size": ("batch_size", int, "crops per step (default 4)"),
+    "--learning-rate": ("learning_rate", float, "Adam's step size (default 2e-3)"),
+    "--content-weight": ("content_weight", float, "default 1.0"),
+    "--style-weight": ("style_weight", float, "default 2.0"),
+    "--tv-weight": ("tv_weight", float, "total-variation weight (default 1e-6)"),
+    "--style-size": ("style_size", int, "shorter side of the style image (default 2 x size)"),
+    "--backbone": ("backbone", str, f"one of {BACKBONES} (default auto)"),
+    "--weights": ("weights", str, "path of a local VGG19 weights file (.h5)"),
+    "--checkpoint-every": ("checkpoint_every", int, "steps between checkpoints (default 100)"),
+    "--seed": ("seed", int, "random seed"),
+}
+
+
+def add_fast_commands(commands):
+    train = commands.add_parser(
+        "train-fast", help="train a feed-forward network for one style (fast style transfer)")
+    train.add_argument("style", help="style image file, or an example name")
+    train.add_argument("--images", default=None,
+                       help="folder of training photos (default: the bundled photos)")
+    train.add_argument("-o", "--output", required=True, help="the model file to write (.keras)")
+    for flag, (_, kind, help_text) in FAST_FLAGS.items():
+        train.add_argument(flag, type=kind, default=None, help=help_text)
+    train.add_argument("--resume", action="store_true",
+                       help="continue from OUTPUT if it exists (--steps is the total)")
+    train.add_argument("--threads", type=int, default=None,
+                       help="CPU threads for TensorFlow (default: all)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    apply = commands.add_parser("apply-fast", help="stylise a photo with a trained network")
+    apply.add_argument("model", help="a model file written by train-fast (.keras)")
+    apply.add_argument("photo", help="image file, or an example name")
+    apply.add_argument("-o", "--output", required=True, help="where to write the result (.png)")
+    apply.add_argument("--max-side", type=int, default=None,
+                       help="shrink the photo first so that its longer side is at most this")
+
+
+def _set_threads(threads):
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {threads}")
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def run_train_fast(args):
+    from . import fast
+
+    _set_threads(args.threads)
+    changes = {field: getattr(args, flag[2:].replace("-", "_"))
+               for flag, (field, _, _) in FAST_FLAGS.items()}
+    settings = fast.FastSettings(**{k: v for k, v in changes.items() if v is not None})
+    output = Path(args.output)
+    if output.suffix != ".keras":
+        raise ValueError(f"output must end in .keras, got {output.name!r}")
+    style = data.image_or_example(args.style)
+    photos = fast.photos_from_folder(args.images) if args.images else None
+    result = fast.train(style, photos, settings, output=output, resume=args.resume,
+                        progress=not args.quiet)
+    last = result.history.losses["total"][-1] if result.history.steps else float("nan")
+    status = "stopped early, checkpoint kept" if result.stopped else "done"
+    print(
+        f"{status}: {output} (step {result.step} of {settings.steps}, backbone {result.backbone}, "
+        f"loss {last:.4g}, {result.seconds:.0f} s); "
+        f"loss curve: {output.with_name(output.stem + '_loss.png')}"
+    )
+    return 130 if result.stopped else 0
+
+
+def run_apply_fast(args):
+    from . import fast
+
+    output = Path(args.output)
+    if output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise ValueError(f"output must end in .png or .jpg, got {output.name!r}")
+    if args.max_side is not None and args.max_side < fast.MIN_SIDE:
+        raise ValueError(f"--max-side must be >= {fast.MIN_SIDE}, got {args.max_side}")
+    model = fast.load_model(args.model)
+    photo = data.image_or_example(args.photo)
+    fast.stylise(model, photo[:16, :16] if min(photo.shape[:2]) >= 16 else photo)  # warm-up
+    start = time.perf_counter()
+    image = fast.stylise(model, photo, max_side=args.max_side)
+    seconds = time.perf_counter() - start
+    save_image(image, output)
+    height, width = image.shape[:2]
+    print(f"done: {output} ({width}x{height}, {seconds:.2f} s)")
+    return 0
 
 
 def main(argv=None):
@@ -65,7 +160,8 @@ def main(argv=None):
     warnings.formatwarning = lambda message, *_, **__: f"nst-teach: warning: {message}\n"
     try:
         return {"transfer": run_transfer, "weights": report_weights,
-                "examples": list_examples}[args.command](args)
+                "examples": list_examples, "train-fast": run_train_fast,
+                "apply-fast": run_apply_fast}[args.command](args)
     except (ValueError, ImageError, WeightsUnavailable, OSError) as error:
         print(f"nst-teach: error: {error}", file=sys.stderr)
         return 2
