@@ -119,13 +119,17 @@ def vgg19_available(weights=None):
     return vgg19_weights_path().is_file() or can_download()
 
 
-@functools.lru_cache(maxsize=4)
-def load_backbone(name="auto", weights=None, seed=0):
+@functools.lru_cache(maxsize=6)
+def load_backbone(name="auto", weights=None, seed=0, pooling="max"):
     """The backbone network by name; built once per process and then reused.
 
     Returns ``(model, resolved_name)``. ``"auto"`` falls back from ``vgg19`` to
     ``hed-vgg16`` with a warning; naming ``"vgg19"`` never falls back.
+    ``pooling="avg"`` swaps max for average pooling (see `with_average_pooling`).
     """
+    if pooling == "avg":
+        model, name = load_backbone(name, weights, seed)
+        return with_average_pooling(model), name
     if name == "auto":
         if vgg19_available(weights):
             name = "vgg19"
@@ -144,6 +148,24 @@ def load_backbone(name="auto", weights=None, seed=0):
     if name == "random":
         return vgg19(None, seed), name
     raise ValueError(f"backbone must be one of auto, vgg19, hed-vgg16, random; got {name!r}")
+
+
+def with_average_pooling(model):
+    """A copy of `model` with average pooling where it had max pooling, same weights.
+
+    Gatys et al. (2015) report that average pooling gives slightly smoother,
+    more appealing results (notebook 09).
+    """
+    x = inputs = keras.Input((None, None, 3))
+    for layer in model.layers[1:]:
+        if isinstance(layer, keras.layers.MaxPooling2D):
+            copy = keras.layers.AveragePooling2D(layer.pool_size, layer.strides, name=layer.name)
+        else:
+            copy = layer.__class__.from_config(layer.get_config())
+        x = copy(x)
+        if layer.weights:
+            copy.set_weights(layer.get_weights())
+    return keras.Model(inputs, x, name=f"{model.name}_avg_pooling")
 
 
 def conv_layer_names(model):

@@ -20,6 +20,10 @@ BOOK_STYLE_LAYERS = (
 NORMALIZATIONS = ("book", "paper")
 BACKBONES = ("auto", "vgg19", "hed-vgg16", "random")
 RESAMPLE = ("nearest", "bilinear", "bicubic", "lanczos")
+INITS = ("content", "noise", "style")
+COLOUR_MODES = ("none", "luminance", "histogram", "post")
+POOLINGS = ("max", "avg")
+OPTIMIZERS = ("book", "lbfgs", "adam")
 
 
 def min_size_for(layer):
@@ -52,18 +56,41 @@ class Settings:
     weights: str | None = None
     seed: int = 0
     resample: str = "nearest"
+    # Beyond the book (notebook 09); every default keeps the book's behaviour.
+    init: str = "content"  # start from the content image, seeded noise or the style image
+    preserve_colour: str = "none"  # see nst_teach.colour
+    style_scale: float = 1.0  # style image size relative to the content's
+    style_blend: tuple | None = None  # one weight per style image, when several are given
+    style_layer_weights: tuple | None = None  # one factor per style layer (default all 1)
+    pooling: str = "max"  # "avg" replaces the backbone's max pooling by average pooling
+    optimizer: str = "book"  # "book": restarted L-BFGS; "lbfgs": one continuous run; "adam"
+    lbfgs_history: int = 10  # L-BFGS memory m (scipy's default) for "book" and "lbfgs"
+    learning_rate: float = 4.0  # Adam's step, in pixel units
 
     def __post_init__(self):
-        object.__setattr__(self, "style_layers", tuple(self.style_layers))
-        _check_int(self, "height", 1)
-        _check_int(self, "iterations", 1)
-        _check_int(self, "maxfun", 1)
+        for name in ("style_layers", "style_blend", "style_layer_weights"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+        for name in ("height", "iterations", "maxfun", "lbfgs_history"):
+            _check_int(self, name, 1)
         for name in ("content_weight", "style_weight", "tv_weight"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ValueError(
-                    f"{name} must be a finite number >= 0, got {value!r}"
-                )
+            _check_number(getattr(self, name), name)
+        for name in ("style_scale", "learning_rate"):
+            _check_number(getattr(self, name), name, positive=True)
+        for name, value in (("style_blend", self.style_blend),
+                            ("style_layer_weights", self.style_layer_weights)):
+            for item in value or ():
+                _check_number(item, f"every entry of {name}")
+        if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
+            raise ValueError(
+                f"style_layer_weights must have one entry per style layer "
+                f"({len(self.style_layers)}), got {len(self.style_layer_weights)}"
+            )
+        if self.style_blend is not None and not any(self.style_blend):
+            raise ValueError("style_blend must have at least one weight > 0")
+        for name, choices in (("init", INITS), ("preserve_colour", COLOUR_MODES),
+                              ("pooling", POOLINGS), ("optimizer", OPTIMIZERS)):
+            _check_choice(self, name, choices)
         if not self.style_layers:
             raise ValueError(
                 "style_layers must name at least one layer, "
@@ -97,6 +124,13 @@ def _check_int(settings, name, low):
     value = getattr(settings, name)
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def _check_number(value, name, positive=False):
+    low = "> 0" if positive else ">= 0"
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or value < 0 or (positive and value == 0)):
+        raise ValueError(f"{name} must be a finite number {low}, got {value!r}")
 
 
 def _check_choice(settings, name, choices):

@@ -102,3 +102,21 @@ def test_extractor_stops_at_deepest_layer():
     extractor = feature_extractor(model, ["block1_conv1", "block3_conv1"])
     names = {layer.name for layer in extractor.layers}
     assert "block3_conv1" in names and "block3_conv2" not in names and "block4_conv1" not in names
+
+
+def test_average_pooling_keeps_weights_and_averages():
+    import tensorflow as tf
+
+    model, _ = load_backbone("random")
+    avg, name = load_backbone("random", pooling="avg")
+    assert name == "random"
+    conv = model.get_layer("block2_conv1")
+    np.testing.assert_array_equal(avg.get_layer("block2_conv1").get_weights()[0], conv.get_weights()[0])
+    x = np.random.default_rng(0).normal(size=(1, 8, 8, 3)).astype("float32")
+    block1 = feature_extractor(model, ["block1_conv2"])(x)["block1_conv2"].numpy()
+    mean_pooled = block1.reshape(1, 4, 2, 4, 2, -1).mean(axis=(2, 4))
+    expected = tf.nn.relu(tf.nn.conv2d(mean_pooled, conv.kernel, 1, "SAME") + conv.bias).numpy()
+    got = {kind: feature_extractor(m, ["block2_conv1"])(x)["block2_conv1"].numpy()
+           for kind, m in (("max", model), ("avg", avg))}
+    np.testing.assert_allclose(got["avg"], expected, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(got["max"], expected, atol=1e-3)
