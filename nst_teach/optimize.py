@@ -152,7 +152,7 @@ def traced_step(extractor, settings, shape, *, jit_compile=False):
     if cached is not None and cached[0] is extractor:
         return cached[1]
 
-    @tf.function(jit_compile=bool(jit_compile))
+    @tf.function(jit_compile=bool(jit_compile), autograph=False)
     def step(x, targets):
         with tf.GradientTape() as tape:
             tape.watch(x)
