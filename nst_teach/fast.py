@@ -643,6 +643,11 @@ def train(style, photos=None, settings=None, *, output=None, resume=False, progr
     if resume and output is not None and output.exists():
         model = load_model(output)
         info = model.nst_info
+        name = str(style) if isinstance(style, (str, Path)) else "array"
+        if info.get("style_name") not in (None, "array", name) and name != "array":
+            raise ValueError(
+                f"{output.name} was trained for the style {info['style_name']!r}, not {name!r}: "
+                "give another output path, or train without resume to start afresh")
         history = FastHistory.from_dict(info.get("history"))
         step = int(info.get("step", 0))
         sampler.rng = np.random.default_rng([settings.seed, step])
