@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from .backbones import conv_layer_names
@@ -51,12 +52,56 @@ class Targets(NamedTuple):
     """What the combination image is pulled towards, computed once per run."""
 
     content: tf.Tensor  # the content image's features at the content layer
-    grams: dict  # layer name -> Gram matrix of the style image's features
+    grams: dict  # layer name -> Gram matrix of the style image(s), blended
+    regions: tuple | None = None  # with masks: (weight, {layer: Gram}, {layer: mask}) per style
 
 
-def compute_targets(extractor, content_x, style_x, settings):
-    """Content features and style Grams from preprocessed content and style images."""
-    content = extractor(tf.constant(content_x))[settings.content_layer]
-    style_features = extractor(tf.constant(style_x))
-    grams = {name: gram_matrix(style_features[name]) for name in settings.style_layers}
-    return Targets(content, grams)
+def compute_targets(extractor, content_x, style_x, settings, masks=None):
+    """Content features and style Grams from preprocessed content and style images.
+
+    `style_x` is one preprocessed style image or a list of them, blended with
+    `settings.style_blend` (sum of weighted Grams). A style image of another
+    size than the content (`settings.style_scale`) has its Grams rescaled by
+    the ratio of positions, so that they compare with the combination's.
+    With `masks` (one (H, W) array in [0, 1] per style image, at the content's
+    size) each style only applies inside its mask: see `nst_teach.losses.guided_style_loss`.
+    """
+    content_features = extractor(tf.constant(content_x))
+    styles = list(style_x) if isinstance(style_x, (list, tuple)) else [style_x]
+    blend = settings.style_blend or (1.0,) * len(styles)
+    if len(blend) != len(styles):
+        raise ValueError(
+            f"style_blend has {len(blend)} weights for {len(styles)} style images: give one each"
+        )
+    per_style = [_style_grams(extractor, s, content_features, settings.style_layers) for s in styles]
+    content = content_features[settings.content_layer]
+    if masks is None:
+        grams = {name: tf.add_n([w * g[name] for w, g in zip(blend, per_style)])
+                 for name in settings.style_layers}
+        return Targets(content, grams)
+    if len(masks) != len(styles):
+        raise ValueError(f"{len(masks)} masks for {len(styles)} style images: give one mask per style")
+    regions = []
+    for weight, grams, mask in zip(blend, per_style, masks):
+        layer_masks = {name: _mask_at(mask, content_features[name].shape[1:3])
+                       for name in settings.style_layers}
+        # Only the masked share of positions enters the guided Gram: scale the target alike.
+        area = {name: tf.reduce_mean(tf.square(m)) for name, m in layer_masks.items()}
+        regions.append((weight, {n: grams[n] * area[n] for n in grams}, layer_masks))
+    return Targets(content, {}, tuple(regions))
+
+
+def _style_grams(extractor, style_x, content_features, layers):
+    features = extractor(tf.constant(style_x))
+    grams = {}
+    for name in layers:
+        style_positions = features[name].shape[1] * features[name].shape[2]
+        content_positions = content_features[name].shape[1] * content_features[name].shape[2]
+        grams[name] = gram_matrix(features[name]) * (content_positions / style_positions)
+    return grams
+
+
+def _mask_at(mask, size):
+    """An (H, W) mask averaged down to a layer's (h, w), shaped (1, h, w, 1)."""
+    mask = tf.constant(np.asarray(mask, np.float32)[None, :, :, None])
+    return tf.image.resize(mask, size, method="area")

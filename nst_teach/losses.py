@@ -70,6 +70,18 @@ def style_loss(style_gram, combination, image_size, normalization="book"):
     return tf.reduce_sum(tf.square(difference)) / divisor
 
 
+def guided_style_loss(style_gram, mask, combination, image_size, normalization="book"):
+    """`style_loss` restricted to a region (Gatys et al. 2017, spatial control).
+
+    The combination's features are multiplied by `mask` (the region, averaged
+    down to the layer's size, shape (1, h, w, 1)) before their Gram matrix is
+    taken, so only positions inside the region are pulled towards the style;
+    `style_gram` should be scaled by the region's share of positions.
+    """
+    combination = tf.convert_to_tensor(combination, tf.float32)
+    return style_loss(style_gram, combination * mask, image_size, normalization)
+
+
 def total_variation_loss(image):
     """How much neighbouring pixels differ, with the book's slicing.
 
@@ -92,6 +104,8 @@ def weighted_losses(features, targets, image, settings):
     `features` maps layer names to the combination image's feature maps,
     `targets` holds the content features and style Grams (see
     `nst_teach.features.Targets`), `image` is the combination image (1, H, W, 3).
+    Style layer i weighs ``style_weight * style_layer_weights[i] / n_layers``
+    (the book: all factors 1).
     Returns ``{"total", "content", "style", "tv"}`` with each component already
     multiplied by its weight, so that they add up to the total.
     """
@@ -99,13 +113,16 @@ def weighted_losses(features, targets, image, settings):
     content = settings.content_weight * content_loss(
         targets.content, features[settings.content_layer]
     )
-    per_layer = settings.style_weight / len(settings.style_layers)
-    style = tf.add_n(
-        [
-            per_layer
-            * style_loss(targets.grams[name], features[name], image_size, settings.normalization)
-            for name in settings.style_layers
-        ]
-    )
+    layers = settings.style_layers
+    factors = settings.style_layer_weights or (1.0,) * len(layers)
+    per_layer = {name: settings.style_weight * f / len(layers) for name, f in zip(layers, factors)}
+    if targets.regions is None:
+        terms = [per_layer[name] * style_loss(targets.grams[name], features[name], image_size,
+                                              settings.normalization) for name in layers]
+    else:
+        terms = [weight * per_layer[name] * guided_style_loss(grams[name], masks[name], features[name],
+                                                              image_size, settings.normalization)
+                 for weight, grams, masks in targets.regions for name in layers]
+    style = tf.add_n(terms)
     tv = settings.tv_weight * total_variation_loss(image)
     return {"total": content + style + tv, "content": content, "style": style, "tv": tv}

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 from scipy.optimize import fmin_l_bfgs_b
 
-from . import images
+from . import colour, images
 from .backbones import load_backbone
 from .config import BOOK, min_size_for
 from .data import image_or_example
@@ -135,7 +136,8 @@ _MAX_STEPS = 8
 def _loss_key(settings):
     """The fields of `settings` that the loss graph depends on."""
     return (settings.content_weight, settings.style_weight, settings.tv_weight,
-            settings.content_layer, tuple(settings.style_layers), settings.normalization)
+            settings.content_layer, tuple(settings.style_layers), settings.normalization,
+            settings.style_layer_weights)
 
 
 def traced_step(extractor, settings, shape, *, jit_compile=False):
@@ -166,13 +168,14 @@ def traced_step(extractor, settings, shape, *, jit_compile=False):
 
 
 def prepare_images(content, style, settings):
-    """Load both images and resize them to the book's shared size.
+    """Load the images and resize them to the book's shared size.
 
     The content image sets the size: `settings.height` tall, its own aspect;
-    the style image is stretched to exactly that size, as in the book.
+    the style image is stretched to exactly that size, as in the book, times
+    `settings.style_scale`. `style` may be a list of images: then a list of
+    resized styles is returned.
     """
     content = image_or_example(content)
-    style = image_or_example(style)
     size = images.size_for_height(content, settings.height)
     need = max(min_size_for(name) for name in settings.layers)
     if size[1] < need:
@@ -180,14 +183,99 @@ def prepare_images(content, style, settings):
             f"the content image is {size[1]} px wide at height {settings.height}, "
             f"but the layers chosen need at least {need} px: use a larger height"
         )
-    return (
-        images.resize(content, size, settings.resample),
-        images.resize(style, size, settings.resample),
-    )
+    style_size = tuple(max(1, round(side * settings.style_scale)) for side in size)
+    if min(style_size) < need:
+        raise ValueError(
+            f"style_scale={settings.style_scale} makes the style image {style_size[1]}x"
+            f"{style_size[0]} px, but the layers chosen need at least {need} px: use a larger style_scale"
+        )
+    styles = [images.resize(image_or_example(s), style_size, settings.resample)
+              for s in (style if isinstance(style, (list, tuple)) else [style])]
+    content = images.resize(content, size, settings.resample)
+    return content, styles if isinstance(style, (list, tuple)) else styles[0]
+
+
+@dataclass
+class Problem:
+    """The fixed parts of a run, ready for any optimiser (see `setup`)."""
+
+    loss_and_grads: object  # flat float64 x -> (loss parts, gradient)
+    x0: np.ndarray  # the starting image, preprocessed and flat (float64)
+    shape: tuple  # (1, H, W, 3)
+    content: np.ndarray  # the content image at its working size (RGB uint8)
+    style: np.ndarray  # the (first) style image at its working size
+    backbone: str  # the backbone actually used
+    finish: object = None  # image -> image, e.g. colour preservation
+
+    def image(self, x):
+        """The RGB uint8 image that a flat preprocessed `x` shows."""
+        image = images.deprocess(np.reshape(x, self.shape))
+        return self.finish(image) if self.finish else image
+
+
+def setup(content, style, settings=BOOK, *, mask=None, init_image=None):
+    """Everything `transfer` needs before it optimises: images, targets, loss, start.
+
+    `style` is one image or a list (blended by `settings.style_blend`, or one
+    per region of `mask`). `mask` limits the style to a region: an (H, W)
+    array or grey image, 1 where the style goes, at any size; with several
+    styles, a list of masks, one per style. `init_image` starts the run from a
+    given image instead of `settings.init`.
+    """
+    content_img, style_imgs = prepare_images(content, style, settings)
+    several = isinstance(style_imgs, list)
+    style_imgs = style_imgs if several else [style_imgs]
+    work_content, finish = content_img, None
+    if settings.preserve_colour == "histogram":
+        style_imgs = [colour.match_colours(s, content_img) for s in style_imgs]
+    elif settings.preserve_colour == "luminance":
+        pairs = [colour.luminance_pair(content_img, s) for s in style_imgs]
+        work_content, style_imgs = pairs[0][0], [pair[1] for pair in pairs]
+    if settings.preserve_colour in ("luminance", "post"):
+        finish = lambda image: colour.keep_content_colours(image, content_img)  # noqa: E731
+    masks = _masks(mask, len(style_imgs), content_img.shape[:2]) if mask is not None else None
+    model, backbone = load_backbone(settings.backbone, settings.weights, settings.seed, settings.pooling)
+    extractor = feature_extractor(model, settings.layers)
+    content_x = images.preprocess(work_content)
+    targets = compute_targets(extractor, content_x, [images.preprocess(s) for s in style_imgs]
+                              if several else images.preprocess(style_imgs[0]), settings, masks)
+    x0 = images.preprocess(_start_image(settings, work_content, style_imgs[0], init_image))
+    return Problem(make_loss_and_grads(extractor, targets, settings, content_x.shape),
+                   x0.ravel().astype(np.float64), content_x.shape, content_img,
+                   style_imgs[0], backbone, finish)
+
+
+def _start_image(settings, content, style, init_image):
+    size = content.shape[:2]
+    if init_image is not None:
+        return images.resize(image_or_example(init_image), size, "bicubic")
+    if settings.init == "noise":
+        return np.random.default_rng(settings.seed).integers(0, 256, content.shape, dtype=np.uint8)
+    if settings.init == "style":
+        return images.resize(style, size, "bicubic")
+    return content
+
+
+def _masks(mask, n_styles, size):
+    """Masks as float arrays in [0, 1] at the content's size, one per style."""
+    masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+    if len(masks) != n_styles:
+        raise ValueError(f"{len(masks)} mask(s) for {n_styles} style image(s): give one mask per style")
+    out = []
+    for m in masks:
+        m = np.asarray(m)
+        if m.ndim == 3:  # an RGB image: its brightness
+            m = m.mean(axis=-1)
+        if m.ndim != 2:
+            raise ValueError(f"a mask must be an (H, W) array or image, got shape {m.shape}")
+        m = m / 255.0 if m.dtype == np.uint8 or m.max(initial=0) > 1 else m
+        pil = Image.fromarray(np.float32(m), mode="F").resize(size[::-1], Image.Resampling.BILINEAR)
+        out.append(np.clip(np.asarray(pil), 0, 1))
+    return out
 
 
 def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
-             progress=False, evaluator_hook=None, **changes):
+             progress=False, evaluator_hook=None, mask=None, init_image=None, **changes):
     """Stylise `content` with `style` by the book's restarted L-BFGS.
 
     `content` and `style` are paths, example names (see
@@ -202,25 +290,24 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
 
     Ctrl-C, a stopping callback or `evaluator.stop()` (the evaluator is passed
     to `evaluator_hook` when the run starts) end the run early: the result
-    then holds the best image seen so far and `stopped=True`.
+    then holds the best image seen so far and `stopped=True`. Several styles,
+    `mask` and `init_image`: see `setup`.
     """
     settings = settings.replace(**changes) if changes else settings
-    content_img, style_img = prepare_images(content, style, settings)
-    model, backbone = load_backbone(settings.backbone, settings.weights, settings.seed)
-    extractor = feature_extractor(model, settings.layers)
-    content_x, style_x = images.preprocess(content_img), images.preprocess(style_img)
-    targets = compute_targets(extractor, content_x, style_x, settings)
-    evaluator = Evaluator(make_loss_and_grads(extractor, targets, settings, content_x.shape))
+    problem = setup(content, style, settings, mask=mask, init_image=init_image)
+    evaluator = Evaluator(problem.loss_and_grads)
     if evaluator_hook:
         evaluator_hook(evaluator)
-    result = Result(content_img, evaluator.history, settings, backbone, content_img, style_img)
-    x = content_x.ravel().astype(np.float64)
+    result = Result(problem.image(problem.x0), evaluator.history, settings, problem.backbone,
+                    problem.content, problem.style)
+    x = problem.x0
     bar = _progress_bar(settings.iterations) if progress else None
     try:
         for i in range(settings.iterations):
             start = time.perf_counter()
-            x, loss, _ = fmin_l_bfgs_b(evaluator.loss, x, fprime=evaluator.grads, maxfun=settings.maxfun)
-            result.image = images.deprocess(x.reshape(content_x.shape))
+            x, loss, _ = fmin_l_bfgs_b(evaluator.loss, x, fprime=evaluator.grads,
+                                       maxfun=settings.maxfun, m=settings.lbfgs_history)
+            result.image = problem.image(x)
             _record_iteration(result.history, float(loss), time.perf_counter() - start)
             if save_prefix is not None:
                 path = Path(f"{save_prefix}_at_iteration_{i}.png")
@@ -234,7 +321,7 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
     except (KeyboardInterrupt, StopRun):
         result.stopped = True
         if evaluator.best_x is not None:
-            result.image = images.deprocess(evaluator.best_x.reshape(content_x.shape))
+            result.image = problem.image(evaluator.best_x)
     finally:
         if bar is not None:
             bar.close()
