@@ -149,13 +149,18 @@ class Playground:
                                     disabled=True)
         self.run_button.on_click(lambda _: self.run())
         self.stop_button.on_click(lambda _: self.stop())
+        for control in (self.content, self.style, self.height, self.iterations, self.maxfun,
+                        self.content_weight, self.style_weight, self.tv_weight, self.backbone,
+                        self.normalization, self.content_layer, self.style_layers, self.seed):
+            control.style.description_width = "100px"  # long enough for every label
 
     def _build_outputs(self):
         self.progress = w.IntProgress(value=0, min=0, max=1, description="progress")
         self.status = w.HTML("Press Run to start.")
         self.message = w.HTML("")
-        self.image = w.Image(format="png", layout=w.Layout(max_width="420px"))
-        self.plot = w.Image(format="png", layout=w.Layout(max_width="460px"))
+        # A fixed width scales small images up; height follows the aspect ratio.
+        self.image = w.Image(format="png", layout=w.Layout(width="360px", height="auto"))
+        self.plot = w.Image(format="png", layout=w.Layout(width="440px", height="auto"))
         self.save_button = w.Button(description="Save", icon="save", disabled=True)
         self.save_button.on_click(lambda _: self.save())
         self.download = w.HTML("")
@@ -170,7 +175,8 @@ class Playground:
         buttons = w.HBox([self.run_button, self.stop_button, self.progress, self.status])
         return w.VBox([
             w.HBox([pictures, sizes]), w.HBox([weights, layers]), buttons, self.message,
-            w.HBox([self.image, self.plot]), w.HBox([self.save_button, self.download]),
+            w.HBox([self.image, self.plot], layout=w.Layout(align_items="flex-start")),
+            w.HBox([self.save_button, self.download]),
             w.HTML("<b>Runs so far</b>"), self.gallery,
         ])
 
@@ -305,7 +311,7 @@ class Playground:
             f"seed {s.seed}<br>final loss {result.loss if result.loss is None else f'{result.loss:.4g}'}"
         )
         picture = w.Image(value=png_bytes(result.image), format="png",
-                          layout=w.Layout(max_width="200px"))
+                          layout=w.Layout(width="200px", height="auto"))
         return w.VBox([picture, w.HTML(f"<small>{text}</small>")],
                       layout=w.Layout(margin="0 12px 0 0", min_width="210px"))
 
