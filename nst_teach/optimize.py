@@ -28,6 +28,10 @@ class StopRun(Exception):
     """Raised inside an evaluation to end a run early (see `Evaluator.stop`)."""
 
 
+class BudgetSpent(StopRun):
+    """Raised when an evaluation is asked for beyond `Evaluator.budget`."""
+
+
 @dataclass
 class History:
     """Losses of a run: per evaluation (each component) and per iteration."""
@@ -60,12 +64,16 @@ class Evaluator:
         self.grad_values = None
         self.best_x, self.best_loss = None, np.inf
         self.stop_requested = False
+        self.on_evaluation = None  # called with the number of evaluations so far
+        self.budget = None  # at most this many evaluations, if set
 
     def loss(self, x):
         if self.loss_value is not None:
             raise RuntimeError("Evaluator.loss called twice without grads in between")
         if self.stop_requested:
             raise StopRun
+        if self.budget is not None and self.history.n_evaluations >= self.budget:
+            raise BudgetSpent
         parts, grad = self.loss_and_grads(x)
         for name in COMPONENTS:
             self.history.evaluations[name].append(parts[name])
@@ -73,6 +81,8 @@ class Evaluator:
         self.grad_values = grad
         if self.loss_value < self.best_loss:
             self.best_x, self.best_loss = np.array(x, copy=True), self.loss_value
+        if self.on_evaluation is not None:
+            self.on_evaluation(self.history.n_evaluations)
         return self.loss_value
 
     def grads(self, x):
@@ -276,7 +286,7 @@ def _masks(mask, n_styles, size):
 
 def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
              progress=False, evaluator_hook=None, mask=None, init_image=None, **changes):
-    """Stylise `content` with `style` by the book's restarted L-BFGS.
+    """Stylise `content` with `style` by the book's restarted L-BFGS (or `settings.optimizer`).
 
     `content` and `style` are paths, example names (see
     `nst_teach.data.example_names`), PIL images or arrays. `settings` defaults
@@ -291,7 +301,9 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
     Ctrl-C, a stopping callback or `evaluator.stop()` (the evaluator is passed
     to `evaluator_hook` when the run starts) end the run early: the result
     then holds the best image seen so far and `stopped=True`. Several styles,
-    `mask` and `init_image`: see `setup`.
+    `mask` and `init_image`: see `setup`. With `settings.optimizer` "lbfgs" or
+    "adam" the same `iterations x maxfun` evaluations are spent, and every
+    `maxfun` of them count as an iteration.
     """
     settings = settings.replace(**changes) if changes else settings
     problem = setup(content, style, settings, mask=mask, init_image=init_image)
@@ -300,24 +312,24 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
         evaluator_hook(evaluator)
     result = Result(problem.image(problem.x0), evaluator.history, settings, problem.backbone,
                     problem.content, problem.style)
-    x = problem.x0
     bar = _progress_bar(settings.iterations) if progress else None
+    clock = [time.perf_counter()]
+
+    def end_of_iteration(i, x, loss):
+        result.image = problem.image(x)
+        _record_iteration(result.history, float(loss), time.perf_counter() - clock[0])
+        clock[0] = time.perf_counter()
+        if save_prefix is not None:
+            path = Path(f"{save_prefix}_at_iteration_{i}.png")
+            result.saved.append(images.save_image(result.image, path))
+        if bar is not None:
+            bar.set_postfix(loss=f"{float(loss):.4g}")
+            bar.update()
+        if callback is not None and callback(i, float(loss), result.image):
+            raise StopRun
+
     try:
-        for i in range(settings.iterations):
-            start = time.perf_counter()
-            x, loss, _ = fmin_l_bfgs_b(evaluator.loss, x, fprime=evaluator.grads,
-                                       maxfun=settings.maxfun, m=settings.lbfgs_history)
-            result.image = problem.image(x)
-            _record_iteration(result.history, float(loss), time.perf_counter() - start)
-            if save_prefix is not None:
-                path = Path(f"{save_prefix}_at_iteration_{i}.png")
-                result.saved.append(images.save_image(result.image, path))
-            if bar is not None:
-                bar.set_postfix(loss=f"{float(loss):.4g}")
-                bar.update()
-            if callback is not None and callback(i, float(loss), result.image):
-                result.stopped = True
-                break
+        OPTIMIZERS[settings.optimizer](evaluator, problem.x0, settings, end_of_iteration)
     except (KeyboardInterrupt, StopRun):
         result.stopped = True
         if evaluator.best_x is not None:
@@ -326,6 +338,55 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
         if bar is not None:
             bar.close()
     return result
+
+
+def restarted_lbfgs(evaluator, x, settings, end_of_iteration):
+    """The book: `iterations` runs of L-BFGS, each restarted from the last image."""
+    for i in range(settings.iterations):
+        x, loss, _ = fmin_l_bfgs_b(evaluator.loss, x, fprime=evaluator.grads,
+                                   maxfun=settings.maxfun, m=settings.lbfgs_history)
+        end_of_iteration(i, x, loss)
+
+
+def continuous_lbfgs(evaluator, x, settings, end_of_iteration):
+    """One L-BFGS run over all `iterations x maxfun` evaluations, no early stop.
+
+    It keeps its curvature memory throughout; every `maxfun` evaluations
+    count as an iteration (for callbacks and saved images), showing the best
+    image so far.
+    """
+    evaluator.budget = budget = settings.iterations * settings.maxfun
+    _every(evaluator, settings, end_of_iteration)
+    try:
+        fmin_l_bfgs_b(evaluator.loss, x, fprime=evaluator.grads, maxfun=budget, maxiter=budget,
+                      m=settings.lbfgs_history, factr=0.0, pgtol=0.0)
+    except BudgetSpent:
+        pass
+
+
+def adam(evaluator, x, settings, end_of_iteration, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Adam on the pixels, one evaluation a step, `settings.learning_rate` in pixel units."""
+    _every(evaluator, settings, end_of_iteration)
+    x, m, v = x.copy(), np.zeros_like(x), np.zeros_like(x)
+    for t in range(1, settings.iterations * settings.maxfun + 1):
+        evaluator.loss(x)
+        g = evaluator.grads(x)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        x -= settings.learning_rate * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+
+
+def _every(evaluator, settings, end_of_iteration):
+    """Call `end_of_iteration` with the best image after every `maxfun` evaluations."""
+
+    def hook(n):
+        if n % settings.maxfun == 0:
+            end_of_iteration(n // settings.maxfun - 1, evaluator.best_x, evaluator.best_loss)
+
+    evaluator.on_evaluation = hook
+
+
+OPTIMIZERS = {"book": restarted_lbfgs, "lbfgs": continuous_lbfgs, "adam": adam}
 
 
 def _record_iteration(history, loss, seconds):

@@ -103,3 +103,19 @@ def test_histogram_matching_recolours_the_style(content):
     problem = setup(content, "swirls", FAST.replace(preserve_colour="histogram"))
     np.testing.assert_allclose(problem.style.reshape(-1, 3).mean(0),
                                problem.content.reshape(-1, 3).mean(0), atol=3)
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_other_optimisers_spend_the_same_budget_and_lower_the_loss(content, tmp_path, optimizer):
+    settings = FAST.replace(optimizer=optimizer, iterations=3, maxfun=6, learning_rate=8.0)
+    result = transfer(content, "swirls", settings, save_prefix=tmp_path / "r")
+    h = result.history
+    assert h.n_evaluations == 18 and h.iteration_evaluations == [6, 12, 18]
+    assert h.iteration_loss == sorted(h.iteration_loss, reverse=True)  # best so far never rises
+    assert h.iteration_loss[-1] < h.evaluations["total"][0]
+    assert len(list(tmp_path.iterdir())) == 3
+
+
+def test_continuous_lbfgs_can_be_stopped_by_callback(content):
+    result = transfer(content, "swirls", FAST.replace(optimizer="lbfgs"), callback=lambda *a: True)
+    assert result.stopped and result.history.n_evaluations == FAST.maxfun
