@@ -14,7 +14,8 @@ from pathlib import Path
 
 from . import backbones, data
 from .backbones import WeightsUnavailable
-from .config import BACKBONES, NORMALIZATIONS, PRESETS, RESAMPLE, preset
+from .config import (BACKBONES, COLOUR_MODES, INITS, NORMALIZATIONS, OPTIMIZERS, POOLINGS,
+                     PRESETS, RESAMPLE, preset)
 from .images import ImageError, save_image
 from .optimize import transfer
 from .plotting import save_loss_plot
@@ -34,6 +35,17 @@ SETTING_FLAGS = {  # flag -> (Settings field, type, help)
     "--weights": ("weights", str, "path of a local VGG19 weights file (.h5)"),
     "--seed": ("seed", int, "random seed (for the random backbone)"),
     "--resample": ("resample", str, f"resizing filter, one of {RESAMPLE} (book: nearest)"),
+    # Beyond the book:
+    "--preserve-colour": ("preserve_colour", str, f"keep the content's colours: one of {COLOUR_MODES}"),
+    "--style-scale": ("style_scale", float, "style image size relative to the content (default 1)"),
+    "--style-blend": ("style_blend", lambda s: tuple(float(w) for w in s.split(",")),
+                      "comma-separated weight per style image, e.g. 0.7,0.3"),
+    "--style-layer-weights": ("style_layer_weights", lambda s: tuple(float(w) for w in s.split(",")),
+                              "comma-separated factor per style layer (default all 1)"),
+    "--pooling": ("pooling", str, f"backbone pooling, one of {POOLINGS} (book: max)"),
+    "--optimizer": ("optimizer", str, f"one of {OPTIMIZERS} (book: restarted L-BFGS)"),
+    "--lbfgs-history": ("lbfgs_history", int, "L-BFGS memory size (default 10)"),
+    "--learning-rate": ("learning_rate", float, "Adam's step in pixel units (default 4)"),
 }
 
 
@@ -46,8 +58,12 @@ def build_parser():
 
     run = commands.add_parser("transfer", help="stylise a content image with a style image")
     run.add_argument("content", help="image file, or an example name (see: nst-teach examples)")
-    run.add_argument("style", help="image file, or an example name")
+    run.add_argument("style", nargs="+", help="image file(s) or example name(s); several are blended")
     run.add_argument("-o", "--output", required=True, help="where to write the result (.png)")
+    run.add_argument("--init", default=None,
+                     help=f"starting image: one of {INITS} (book: content) or an image file")
+    run.add_argument("--mask", nargs="+", default=None,
+                     help="grey image(s), white where the style goes: one per style image")
     run.add_argument("--preset", choices=tuple(PRESETS), default="book",
                      help="starting settings that the flags below override (default: book)")
     for flag, (_, kind, help_text) in SETTING_FLAGS.items():
@@ -170,15 +186,23 @@ def main(argv=None):
 def run_transfer(args):
     changes = {field: getattr(args, flag[2:].replace("-", "_"))
                for flag, (field, _, _) in SETTING_FLAGS.items()}
+    init_image = None
+    if args.init in INITS:
+        changes["init"] = args.init
+    elif args.init is not None:
+        init_image = data.image_or_example(args.init)
     settings = preset(args.preset, **{k: v for k, v in changes.items() if v is not None})
     output = Path(args.output)
     if output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise ValueError(f"output must end in .png or .jpg, got {output.name!r}")
     content = data.image_or_example(args.content)
-    style = data.image_or_example(args.style)
+    styles = [data.image_or_example(s) for s in args.style]
+    masks = [data.image_or_example(m) for m in args.mask] if args.mask else None
     prefix = output.with_suffix("") if args.save_every_iteration else None
     start = time.perf_counter()
-    result = transfer(content, style, settings, save_prefix=prefix, progress=not args.quiet)
+    result = transfer(content, styles if len(styles) > 1 else styles[0], settings,
+                      mask=masks if masks is None or len(masks) > 1 else masks[0],
+                      init_image=init_image, save_prefix=prefix, progress=not args.quiet)
     if not result.history.iteration_loss and not result.stopped:
         return 1
     save_image(result.image, output)

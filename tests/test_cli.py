@@ -82,3 +82,17 @@ def test_weights_and_examples_commands(capsys, tmp_path, monkeypatch):
     assert "present: no" in out and "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5" in out
     assert main(["examples"]) == 0
     assert "grace_hopper" in capsys.readouterr().out
+
+
+def test_beyond_the_book_flags(tmp_path, capsys):
+    mask = tmp_path / "mask.png"
+    images.save_image(np.tile(np.uint8([255, 0])[None, :, None], (4, 1, 3)), mask)
+    out = tmp_path / "o.png"
+    code = main(["transfer", "grace_hopper", "swirls", "cubist", "-o", str(out), *TINY,
+                 "--style-blend", "0.5,0.5", "--mask", str(mask), str(mask), "--init", "noise",
+                 "--preserve-colour", "post", "--style-scale", "1.5", "--pooling", "avg",
+                 "--optimizer", "adam", "--style-layer-weights", "1,1,1,1,2"])
+    assert code == 0, capsys.readouterr().err
+    assert images.load_image(out).shape == (32, 27, 3)
+    code = main(["transfer", "grace_hopper", "swirls", "cubist", "-o", str(out), *TINY, "--mask", str(mask)])
+    assert code == 2 and "1 mask(s) for 2 style image(s)" in capsys.readouterr().err
