@@ -215,7 +215,13 @@ def stylise(model, image, max_side=None):
 
 
 def _forward(model, x):
-    return model(x, training=False)
+    """The model as one traced graph, for any image size (traced once per model)."""
+    forward = getattr(model, "_nst_forward", None)
+    if forward is None:
+        forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True,
+                              input_signature=[tf.TensorSpec((None, None, None, 3), tf.float32)])
+        model._nst_forward = forward
+    return forward(x)
 
 
 def load_model(path):
