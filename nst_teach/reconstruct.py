@@ -16,9 +16,15 @@ from .features import feature_extractor
 from .losses import content_loss, gram_matrix, style_loss
 
 
-def noise_image(shape, seed=0):
-    """Uniform random pixels, an RGB uint8 image of `shape` = (H, W, 3)."""
-    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+def noise_image(shape, seed=0, amplitude=32):
+    """Mid-grey plus uniform noise of +-`amplitude`, an RGB uint8 image of `shape`.
+
+    Faint noise rather than full-range: whatever a layer cannot see is never
+    changed by the optimisation, and faint noise keeps those blind spots quiet
+    so that what the layer *does* remember stands out.
+    """
+    noise = np.random.default_rng(seed).uniform(-amplitude, amplitude, shape)
+    return np.clip(np.round(128 + noise), 0, 255).astype(np.uint8)
 
 
 def _loss_function(target, layers, kind, backbone, normalization):

@@ -1,0 +1,73 @@
+"""Noise reconstruction (notebooks 03, 04) and the optimiser race (notebook 06)."""
+
+import numpy as np
+import pytest
+
+from nst_teach import Settings, optimizers
+from nst_teach.reconstruct import noise_image, reconstruct
+
+TINY = Settings(height=32, maxfun=5, backbone="random", resample="bicubic")
+
+
+def test_noise_image_is_faint_grey_noise_and_seeded():
+    noise = noise_image((20, 30, 3), seed=1, amplitude=10)
+    assert noise.dtype == np.uint8 and noise.shape == (20, 30, 3)
+    assert noise.min() >= 118 and noise.max() <= 138 and noise.std() > 3
+    assert np.array_equal(noise, noise_image((20, 30, 3), seed=1, amplitude=10))
+
+
+def test_content_reconstruction_from_a_shallow_layer_approaches_the_target(photo):
+    rebuilt, losses = reconstruct(photo, "block1_conv1", "content", 40, backbone="random")
+    assert rebuilt.shape == photo.shape and rebuilt.dtype == np.uint8
+    assert losses[-1] < 0.01 * losses[0]
+    start_error = np.abs(noise_image(photo.shape).astype(float) - photo).mean()
+    assert np.abs(rebuilt.astype(float) - photo).mean() < 0.5 * start_error
+
+
+def test_style_reconstruction_lowers_the_style_loss(photo):
+    _, losses = reconstruct(photo, ["block1_conv1", "block2_conv1"], "style", 20,
+                            backbone="random")
+    assert len(losses) >= 20 and losses[-1] < 0.3 * losses[0]
+
+
+def test_reconstruct_rejects_an_unknown_kind(photo):
+    with pytest.raises(ValueError, match="kind must be"):
+        reconstruct(photo, "block1_conv1", "texture", 5, backbone="random")
+
+
+@pytest.fixture(scope="module")
+def race():
+    from nst_teach import data, images
+
+    photo = images.resize(data.example("grace_hopper"), (40, 34), "bicubic")
+    return optimizers.compare(photo, data.example("cubist"), TINY, budget=12, learning_rate=5.0)
+
+
+def test_every_optimiser_gets_exactly_the_budget(race):
+    assert len(race) == 3
+    for run in race.values():
+        assert run.history.n_evaluations == 12
+        assert run.image.dtype == np.uint8 and run.image.shape[0] == 32
+
+
+def test_restarted_and_continuous_lbfgs_agree_until_the_first_restart(race):
+    book, continuous, adam = (run.history.evaluations["total"] for run in race.values())
+    assert book[:5] == pytest.approx(continuous[:5], rel=1e-5)
+    assert book[5:] != pytest.approx(continuous[5:], rel=1e-5)
+    assert adam[0] == pytest.approx(book[0], rel=1e-5)  # the same starting point
+    assert min(adam) < adam[0]
+
+
+def test_restarts_happen_every_maxfun_evaluations():
+    """The restarted run calls L-BFGS afresh every `maxfun` evaluations."""
+    calls = []
+
+    def loss_and_grads(x):
+        calls.append(x.copy())
+        parts = {name: float(np.sum(x**2)) for name in ("total", "content", "style", "tv")}
+        return parts, 2 * x
+
+    evaluator = optimizers.restarted_lbfgs(loss_and_grads, np.arange(1.0, 5.0), budget=9,
+                                           maxfun=3)
+    assert evaluator.history.n_evaluations == len(calls) <= 9
+    assert min(evaluator.history.evaluations["total"]) < 1e-6
