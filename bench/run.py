@@ -326,13 +326,15 @@ def child_preview(backbone):
     result = transfer(CONTENT, STYLE, height=128, iterations=1, backbone=backbone)
     done = time.perf_counter()
     assert result.image.shape[0] == 128
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime  # CPU seconds so far, all threads
     again = time.perf_counter()
     transfer(CONTENT, STYLE, height=128, iterations=1, backbone=backbone)
     second = time.perf_counter() - again
     return {"backbone": backbone, "import_seconds": imported - start,
             "build_seconds": built - imported,
             "call_seconds": done - built, "total_seconds": done - start,
-            "second_call_seconds": second,
+            "second_call_seconds": second, "cpu_seconds": cpu,
             "evaluations": result.history.n_evaluations}
 
 
@@ -450,14 +452,15 @@ def report(results):
         "in one process, interleaved, so they hold better than absolute times).",
         "",
         "| size (px) | (a) book, batch of 3 (s/eval) | (b) nst_teach (s/eval) | a/b "
-        "| (b) with XLA (s/eval) | (b) GFLOP/s |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| (b) with XLA (s/eval) | (b) GFLOP/s | float64 hand-over to scipy (ms) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results["per_evaluation"]:
         s = r["seconds"]
         xla = f"{s['b_xla']:.3f}" if "b_xla" in s else "-"
         lines.append(f"| {r['height']} x {r['width']} | {s['a_book']:.3f} | {s['b_nst_teach']:.3f} "
-                     f"| **{r['ratio_a_over_b']:.2f}x** | {xla} | {r['gflops_b']:.0f} |")
+                     f"| **{r['ratio_a_over_b']:.2f}x** | {xla} | {r['gflops_b']:.0f} "
+                     f"| {1000 * r['handover_seconds']:.0f} |")
     top = results["per_evaluation"][-1]
     mm = results["matmul_gflops"]
     lines += [
@@ -563,9 +566,12 @@ def targets(results):
     if results.get("preview"):
         p = results["preview"][0]
         run = p["build_seconds"] + p["call_seconds"]
+        cpu = (f"; the process used {p['cpu_seconds']:.0f} CPU seconds in all, "
+               f"{p['cpu_seconds'] / os.cpu_count():.1f} s of wall time on {os.cpu_count()} "
+               "free cores") if "cpu_seconds" in p else ""
         out.append(f"First 128 px preview within 10 s of Run (model build and tracing "
                    f"included, {p['backbone']}): {run:.1f} s "
-                   f"({p['total_seconds']:.1f} s counting Python importing TensorFlow too), "
+                   f"({p['total_seconds']:.1f} s counting Python importing TensorFlow too{cpu}), "
                    f"{verdict(run <= 10)}.")
     peak = results["memory"]["rows"][0]["peak_bytes"]
     out.append(f"Peak memory at 400 px under 2 GB: {gb(peak)}, {verdict(peak < 2e9)}.")
@@ -587,8 +593,21 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke test: small sizes, no long runs")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument("--quality-height", type=int, default=400,
+                        help="height of the time-to-quality runs (book: 400; lower it on a "
+                             "machine that is busy with other work)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed evaluations per path and size")
+    parser.add_argument("--thread-rounds", type=int, default=2,
+                        help="rounds of the thread-pool comparison")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite docs/benchmarks.md and the plot from bench/results/latest.json")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.report_only:
+        results = json.loads((RESULTS / "latest.json").read_text())
+        write_plot(results)
+        write_doc(report(results))
+        return 0
     if args.child:
         kind, *rest = args.child
         if kind == "memory":
@@ -605,10 +624,12 @@ def main(argv=None):
     t0 = time.perf_counter()
     quick = args.quick
     heights = (128, 256) if quick else (128, 256, 400)
-    repeats = 2 if quick else 5
+    if not quick and args.quality_height not in heights:  # (a)'s time there, for the estimate
+        heights = tuple(sorted((*heights, args.quality_height)))
+    repeats = 2 if quick else args.repeats
     results = {
         "started": started,
-        "command": "python bench/run.py" + (" --quick" if quick else ""),
+        "command": "python " + " ".join(["bench/run.py", *(argv if argv is not None else sys.argv[1:])]),
         "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
                    f"TensorFlow {tf.__version__}, Python {platform.python_version()}",
         "repeats": repeats,
@@ -626,7 +647,7 @@ def main(argv=None):
     log(f"  matmul again: {results['matmul_gflops_after']:.0f} GFLOP/s")
     results["matmul_gflops"] = max(results["matmul_gflops"], results["matmul_gflops_after"])
     log("4. time to quality")
-    height = 128 if quick else 400
+    height = 128 if quick else args.quality_height
     book, book_timeline, book_seconds = run_book_schedule(height, 3 if quick else 20)
     target = min(loss for _, loss in book_timeline)
     fast, fast_timeline, fast_seconds = run_fast_route(
@@ -654,7 +675,7 @@ def main(argv=None):
     log("5. thread settings (subprocesses, alternated)")
     configs = ((0, 0), (2, 1), (1, 1)) if not quick else ((0, 0), (2, 1))
     thread_rows = {c: [] for c in configs}
-    for _ in range(1 if quick else 2):
+    for _ in range(1 if quick else args.thread_rounds):
         for c in configs:
             thread_rows[c].append(in_subprocess("threads", *c)["seconds"])
     results["threads"] = [{"intra": c[0], "inter": c[1], "seconds": min(v)}
