@@ -20,11 +20,8 @@ import numpy as np
 import tensorflow as tf
 from scipy.optimize import fmin_l_bfgs_b
 
-from . import images
-from .backbones import load_backbone
 from .config import BOOK, min_size_for
-from .features import compute_targets, feature_extractor
-from .optimize import Evaluator, History, Result, StopRun, make_loss_and_grads, prepare_images
+from .optimize import Evaluator, Result, StopRun, setup
 
 FAST_STAGES = ((0.5, 80), (1.0, 200))
 """(fraction of the height, L-BFGS evaluations) per stage; the last stage is full size.
@@ -37,9 +34,6 @@ did not shorten the full-size stage, so the coarse stage is kept short. The
 full-size budget leaves about twice the evaluations that needed, so a run
 ends at or below the book's final loss in about half the book's time.
 """
-
-FAST_HISTORY = 10
-"""L-BFGS history size `m` (scipy's default, the book's)."""
 
 
 def upsample(x, size):
@@ -54,14 +48,17 @@ def stage_heights(height, stages, layers):
     return [max(need, int(round(height * fraction))) for fraction, _ in stages]
 
 
-def fast_transfer(content, style, settings=BOOK, *, stages=FAST_STAGES, history_size=FAST_HISTORY,
-                  on_evaluation=None, target_loss=None, callback=None, **changes):
+def fast_transfer(content, style, settings=BOOK, *, stages=FAST_STAGES, history_size=None,
+                  on_evaluation=None, target_loss=None, callback=None, mask=None,
+                  init_image=None, **changes):
     """Stylise `content` with `style`: the book's loss, reached sooner.
 
-    Same arguments as `nst_teach.transfer` for images and settings; instead of
-    `settings.iterations` x `settings.maxfun` restarted L-BFGS, runs one L-BFGS
-    (history `history_size`) per stage of `stages`, each
-    ``(fraction of settings.height, evaluations)``, upsampling between stages.
+    Same arguments as `nst_teach.transfer` for images, settings, `mask` and
+    `init_image` (see `nst_teach.optimize.setup`); instead of
+    `settings.iterations` x `settings.maxfun` restarted L-BFGS, runs one
+    L-BFGS (history `history_size`, default `settings.lbfgs_history`) per
+    stage of `stages`, each ``(fraction of settings.height, evaluations)``,
+    upsampling the image between stages.
 
     - `on_evaluation(stage_height, loss)` is called after every evaluation;
     - `target_loss`: stop as soon as the full-size loss is at or below it;
@@ -72,23 +69,18 @@ def fast_transfer(content, style, settings=BOOK, *, stages=FAST_STAGES, history_
     `stage_histories` lists every stage's `(height, History)`.
     """
     settings = settings.replace(**changes) if changes else settings
-    model, backbone = load_backbone(settings.backbone, settings.weights, settings.seed)
-    extractor = feature_extractor(model, settings.layers)
+    history_size = history_size or settings.lbfgs_history
     heights = stage_heights(settings.height, stages, settings.layers)
-    x = None
-    result = None
-    stage_histories = []
+    x, shape, result, stage_histories = None, None, None, []
     for index, ((_, evaluations), height) in enumerate(zip(stages, heights)):
         last = index == len(stages) - 1
         stage_settings = settings.replace(height=settings.height if last else height)
-        content_img, style_img = prepare_images(content, style, stage_settings)
-        content_x, style_x = images.preprocess(content_img), images.preprocess(style_img)
-        targets = compute_targets(extractor, content_x, style_x, stage_settings)
-        loss_and_grads = make_loss_and_grads(extractor, targets, stage_settings, content_x.shape)
-        stage_height = content_x.shape[1]
+        problem = setup(content, style, stage_settings, mask=mask, init_image=init_image)
+        stage_height = problem.shape[1]
         evaluator = Evaluator(None)
 
-        def evaluate(x_flat, stage_height=stage_height, evaluator=evaluator, last=last):
+        def evaluate(x_flat, stage_height=stage_height, evaluator=evaluator, last=last,
+                     loss_and_grads=problem.loss_and_grads):
             parts, grad = loss_and_grads(x_flat)
             if on_evaluation is not None:
                 on_evaluation(stage_height, parts["total"])
@@ -98,32 +90,28 @@ def fast_transfer(content, style, settings=BOOK, *, stages=FAST_STAGES, history_
 
         evaluator.loss_and_grads = evaluate
         if x is None:
-            start = content_x  # the book starts from the content image
+            start = problem.x0  # as `transfer`: the content image unless settings.init says
         else:
-            start = upsample(x.reshape(previous_shape), content_x.shape[1:3])
+            start = upsample(x.reshape(shape), problem.shape[1:3]).ravel().astype(np.float64)
         begun = time.perf_counter()
         try:
-            x, loss, _ = fmin_l_bfgs_b(evaluator.loss, start.ravel().astype(np.float64),
-                                       fprime=evaluator.grads, maxfun=evaluations,
-                                       m=history_size, factr=10.0, pgtol=0.0)
+            x, _, _ = fmin_l_bfgs_b(evaluator.loss, start, fprime=evaluator.grads,
+                                    maxfun=evaluations, m=history_size, factr=10.0, pgtol=0.0)
         except StopRun:
-            x = evaluator.best_x
+            pass
         x = evaluator.best_x if evaluator.best_x is not None else x
         loss = evaluator.best_loss
+        shape = problem.shape
         history = evaluator.history
         history.iteration_loss.append(float(loss))
         history.iteration_seconds.append(time.perf_counter() - begun)
         history.iteration_evaluations.append(history.n_evaluations)
         stage_histories.append((stage_height, history))
-        previous_shape = content_x.shape
-        image = images.deprocess(x.reshape(content_x.shape))
-        if last:
-            result = Result(image, history, settings, backbone, content_img, style_img)
-        if callback is not None and callback(index, float(loss), image):
-            result = Result(image, history, settings, backbone, content_img, style_img,
-                            stopped=True)
-            break
-        if evaluator.stop_requested:
+        image = problem.image(x)
+        stop = callback is not None and bool(callback(index, float(loss), image))
+        result = Result(image, history, settings, problem.backbone, problem.content,
+                        problem.style, stopped=stop)
+        if stop or evaluator.stop_requested:
             break
     result.stage_histories = stage_histories
     return result
