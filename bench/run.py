@@ -294,9 +294,23 @@ def child_memory(height, evaluations):
     for _ in range(evaluations):
         fn(x)
     seconds = (time.perf_counter() - start) / evaluations
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    peak = peak_rss_bytes()
     return {"height": height, "width": int(content_x.shape[2]), "peak_bytes": peak,
             "seconds_per_evaluation": seconds}
+
+
+def peak_rss_bytes():
+    """This process's peak resident memory (VmHWM).
+
+    Not `getrusage`'s ru_maxrss: on Linux that keeps the high-water mark of
+    the forked parent across exec, so a child of a big benchmark process
+    would report the parent's size.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def child_threads(intra, inter, height=256, repeats=5):
@@ -358,7 +372,7 @@ def bench_memory(quick):
     rows.append(in_subprocess("memory", 800, 1))
     log(f"  800 px: {rows[-1]['peak_bytes'] / 1e9:.2f} GB")
     (h0, p0), (h1, p1) = [((r["height"], r["width"]), r["peak_bytes"]) for r in rows]
-    per_pixel = (p1 - p0) / (h1[0] * h1[1] - h0[0] * h0[1])
+    per_pixel = max(p1 - p0, 1) / (h1[0] * h1[1] - h0[0] * h0[1])
     aspect = h0[1] / h0[0]
     guess = int((((limit - p0) / per_pixel + h0[0] * h0[1]) / aspect) ** 0.5 * 0.97) // 8 * 8
     largest = None
@@ -447,7 +461,7 @@ def report(results):
         f"Run: {results['started']} UTC, `{results['command']}`, {results['machine']}. "
         "VGG19 with seeded random weights (`backbone=\"random\"`: the book's network and "
         f"cost), images `{CONTENT}` and `{STYLE}`. Load average (1 min) before and after: "
-        f"{results['load_before'][0]:.1f} and {results['load_after'][0]:.1f} on "
+        f"{results['load_before'][0]:.1f} and {results.get('load_after', [float('nan')])[0]:.1f} on "
         f"{os.cpu_count()} cores (other work shares this machine; ratios are measured "
         "in one process, interleaved, so they hold better than absolute times).",
         "",
@@ -496,7 +510,7 @@ def report(results):
             f"| {fast['final_loss']:.6g} | {_fmt(fast['seconds_to_target'])} |",
             "",
         ]
-    memory = results["memory"]
+    memory = results.get("memory") or {"rows": []}
     lines += ["Peak resident memory (fresh process: build, targets, one evaluation):", "",
               "| size (px) | peak RSS | s/eval |", "| --- | --- | --- |"]
     for r in memory["rows"]:
@@ -573,8 +587,9 @@ def targets(results):
                    f"included, {p['backbone']}): {run:.1f} s "
                    f"({p['total_seconds']:.1f} s counting Python importing TensorFlow too{cpu}), "
                    f"{verdict(run <= 10)}.")
-    peak = results["memory"]["rows"][0]["peak_bytes"]
-    out.append(f"Peak memory at 400 px under 2 GB: {gb(peak)}, {verdict(peak < 2e9)}.")
+    if results.get("memory"):
+        peak = results["memory"]["rows"][0]["peak_bytes"]
+        out.append(f"Peak memory at 400 px under 2 GB: {gb(peak)}, {verdict(peak < 2e9)}.")
     return out
 
 
@@ -638,6 +653,13 @@ def main(argv=None):
     log("1. preview from a fresh process (128 px)")
     results["preview"] = [in_subprocess("preview", "random")]
     log(f"  {results['preview'][0]}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    partial = RESULTS / ("quick.json" if quick else "latest.json")
+
+    def save():  # after every section, so that a crash or a kill keeps what was measured
+        partial.write_text(json.dumps(results, indent=1))
+
+    save()
     log("2. matmul throughput")
     results["matmul_gflops"] = matmul_gflops()
     log(f"  {results['matmul_gflops']:.0f} GFLOP/s")
@@ -646,6 +668,7 @@ def main(argv=None):
     results["matmul_gflops_after"] = matmul_gflops()
     log(f"  matmul again: {results['matmul_gflops_after']:.0f} GFLOP/s")
     results["matmul_gflops"] = max(results["matmul_gflops"], results["matmul_gflops_after"])
+    save()
     log("4. time to quality")
     height = 128 if quick else args.quality_height
     book, book_timeline, book_seconds = run_book_schedule(height, 3 if quick else 20)
@@ -672,6 +695,7 @@ def main(argv=None):
     }
     log(f"  book {book_seconds:.1f} s, final {target:.6g}; fast {fast_seconds:.1f} s, "
         f"reached at {results['time_to_quality']['fast']['seconds_to_target']}")
+    save()
     log("5. thread settings (subprocesses, alternated)")
     configs = ((0, 0), (2, 1), (1, 1)) if not quick else ((0, 0), (2, 1))
     thread_rows = {c: [] for c in configs}
@@ -681,6 +705,7 @@ def main(argv=None):
     results["threads"] = [{"intra": c[0], "inter": c[1], "seconds": min(v)}
                           for c, v in thread_rows.items()]
     log(f"  {results['threads']}")
+    save()
     log("6. peak memory (subprocesses)")
     results["memory"] = bench_memory(quick)
     results["total_seconds"] = time.perf_counter() - t0
