@@ -94,11 +94,14 @@ def fast_transfer(content, style, settings=BOOK, *, stages=FAST_STAGES, history_
         else:
             start = upsample(x.reshape(shape), problem.shape[1:3]).ravel().astype(np.float64)
         begun = time.perf_counter()
+        interrupted = False
         try:
             x, _, _ = fmin_l_bfgs_b(evaluator.loss, start, fprime=evaluator.grads,
                                     maxfun=evaluations, m=history_size, factr=10.0, pgtol=0.0)
         except StopRun:
             pass
+        except KeyboardInterrupt:  # Ctrl-C: keep the best image so far
+            interrupted = True
         x = evaluator.best_x if evaluator.best_x is not None else x
         loss = evaluator.best_loss
         shape = problem.shape
@@ -108,7 +111,7 @@ def fast_transfer(content, style, settings=BOOK, *, stages=FAST_STAGES, history_
         history.iteration_evaluations.append(history.n_evaluations)
         stage_histories.append((stage_height, history))
         image = problem.image(x)
-        stop = callback is not None and bool(callback(index, float(loss), image))
+        stop = interrupted or (callback is not None and bool(callback(index, float(loss), image)))
         result = Result(image, history, settings, problem.backbone, problem.content,
                         problem.style, stopped=stop)
         if stop or evaluator.stop_requested:

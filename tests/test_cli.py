@@ -96,3 +96,12 @@ def test_beyond_the_book_flags(tmp_path, capsys):
     assert images.load_image(out).shape == (32, 27, 3)
     code = main(["transfer", "grace_hopper", "swirls", "cubist", "-o", str(out), *TINY, "--mask", str(mask)])
     assert code == 2 and "1 mask(s) for 2 style image(s)" in capsys.readouterr().err
+
+
+def test_coarse_to_fine_flag(tmp_path, capsys):
+    out = tmp_path / "c.png"
+    code = main(["transfer", "grace_hopper", "cubist", "-o", str(out), *TINY, "--height", "48",
+                 "--coarse-to-fine"])
+    assert code == 0
+    assert images.load_image(out).shape == (48, 40, 3)
+    assert "done:" in capsys.readouterr().out
