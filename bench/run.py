@@ -248,8 +248,8 @@ def run_book_schedule(height, iterations=20):
 
 
 def run_fast_route(height, target=None, stages=None):
-    """nst_teach's fast route (`nst_teach.schedule.fast_transfer`) to the book's quality."""
-    from nst_teach.schedule import fast_transfer
+    """nst_teach's fast route (`nst_teach.schedule.coarse_to_fine`) to the book's quality."""
+    from nst_teach.schedule import coarse_to_fine
 
     timeline = []  # (seconds, loss at full size) of the full-size stage only
     start = time.perf_counter()
@@ -263,7 +263,7 @@ def run_fast_route(height, target=None, stages=None):
 
     from nst_teach.schedule import FAST_STAGES
 
-    result = fast_transfer(CONTENT, STYLE, height=height, backbone="random",
+    result = coarse_to_fine(CONTENT, STYLE, height=height, backbone="random",
                            stages=stages or FAST_STAGES, on_evaluation=on_evaluation,
                            target_loss=target)
     result.stage_evaluations = stage_evaluations
@@ -427,7 +427,7 @@ def write_plot(results):
 
         iters = quality["book_iterations"]
         for key, label in (("book", f"book: {iters} x 20 restarted L-BFGS"),
-                           ("fast", "nst_teach fast_transfer (full-size stage)")):
+                           ("fast", "nst_teach coarse_to_fine (full-size stage)")):
             run = quality[key]
             t, loss = zip(*run["timeline"])
             ax.plot(t, np.minimum.accumulate(loss), label=label)
@@ -504,7 +504,7 @@ def report(results):
             f"| book: {iters} x 20 with (a)'s evaluation (estimate: evaluations x (a) s/eval) "
             f"| {book['evaluations']} | {book['evaluations']} | ~{a_estimate:.0f} | same "
             f"| ~{a_estimate:.0f} |",
-            f"| nst_teach `fast_transfer` (stops at the book's final loss) | {stages} "
+            f"| nst_teach `coarse_to_fine` (stops at the book's final loss) | {stages} "
             f"| {fast['full_size_equivalent']:.0f} | {fast['seconds']:.1f} "
             f"| {fast['final_loss']:.6g} | {_fmt(fast['seconds_to_target'])} |",
             "",

@@ -18,7 +18,7 @@ from .config import (BACKBONES, COLOUR_MODES, INITS, NORMALIZATIONS, OPTIMIZERS,
                      PRESETS, RESAMPLE, preset)
 from .images import ImageError, save_image
 from .optimize import transfer
-from .schedule import fast_transfer
+from .schedule import coarse_to_fine
 from .plotting import save_loss_plot
 
 SETTING_FLAGS = {  # flag -> (Settings field, type, help)
@@ -209,7 +209,7 @@ def run_transfer(args):
                   settings=settings, mask=masks if masks is None or len(masks) > 1 else masks[0],
                   init_image=init_image)
     if args.coarse_to_fine:
-        result = fast_transfer(**inputs)
+        result = coarse_to_fine(**inputs)
     else:
         result = transfer(**inputs, save_prefix=prefix, progress=not args.quiet)
     if not result.history.iteration_loss and not result.stopped:

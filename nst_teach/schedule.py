@@ -3,7 +3,7 @@
 The book restarts L-BFGS 20 times for 20 evaluations each at 400 px. Two things
 waste time there: every restart throws away the curvature L-BFGS has learnt,
 and the first hundreds of evaluations at full size only move colours around,
-which a smaller image does four times cheaper. `fast_transfer` optimises the
+which a smaller image does four times cheaper. `coarse_to_fine` optimises the
 same loss (same weights, layers and normalisation, so the same final loss
 values) but first at a fraction of the height, then upsamples the result and
 finishes at full size with one uninterrupted L-BFGS run. docs/benchmarks.md
@@ -48,7 +48,7 @@ def stage_heights(height, stages, layers):
     return [max(need, int(round(height * fraction))) for fraction, _ in stages]
 
 
-def fast_transfer(content, style, settings=BOOK, *, stages=FAST_STAGES, history_size=None,
+def coarse_to_fine(content, style, settings=BOOK, *, stages=FAST_STAGES, history_size=None,
                   on_evaluation=None, target_loss=None, callback=None, mask=None,
                   init_image=None, **changes):
     """Stylise `content` with `style`: the book's loss, reached sooner.

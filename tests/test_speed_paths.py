@@ -7,7 +7,7 @@ from nst_teach import BOOK, data, images
 from nst_teach.backbones import load_backbone
 from nst_teach.features import compute_targets, feature_extractor
 from nst_teach.optimize import make_loss_and_grads, traced_step
-from nst_teach.schedule import fast_transfer, stage_heights, upsample
+from nst_teach.schedule import coarse_to_fine, stage_heights, upsample
 
 SMALL = BOOK.replace(height=32, backbone="random")
 
@@ -53,10 +53,10 @@ def test_upsample_and_stage_heights():
     assert stage_heights(20, ((0.25, 1), (1.0, 1)), BOOK.layers) == [16, 20]  # block5 needs 16
 
 
-def test_fast_transfer_returns_full_size_and_lowers_the_books_loss(photo):
+def test_coarse_to_fine_returns_full_size_and_lowers_the_books_loss(photo):
     settings = SMALL.replace(height=48)
     seen = []
-    result = fast_transfer(photo, data.example("swirls"), settings, stages=((0.5, 8), (1.0, 8)),
+    result = coarse_to_fine(photo, data.example("swirls"), settings, stages=((0.5, 8), (1.0, 8)),
                            on_evaluation=lambda h, loss: seen.append(h))
     assert result.image.shape == (48, 41, 3) and result.image.dtype == np.uint8
     assert result.content.shape == (48, 41, 3)
@@ -74,7 +74,7 @@ def test_fast_transfer_returns_full_size_and_lowers_the_books_loss(photo):
     assert loss == pytest.approx(result.loss, rel=0.05)  # uint8 rounding of the image
 
 
-def test_fast_transfer_stops_at_the_target_loss(photo):
+def test_coarse_to_fine_stops_at_the_target_loss(photo):
     settings = SMALL.replace(height=48)
-    result = fast_transfer(photo, photo, settings, stages=((1.0, 30),), target_loss=np.inf)
+    result = coarse_to_fine(photo, photo, settings, stages=((1.0, 30),), target_loss=np.inf)
     assert result.history.n_evaluations == 1
