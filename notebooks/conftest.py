@@ -1,11 +1,29 @@
 """The notebooks under pytest (nbval): small, quick and offline.
 
-nbval starts each notebook's kernel as a subprocess of pytest, and a kernel
-inherits pytest's environment, so setting the variables here reaches every
-notebook's parameters cell. Set NST_TEACH_FAST=0 to run them at full size.
+nbval starts a notebook's kernel while setting up its first cell, and the
+kernel inherits the environment of the pytest process at that moment. So the
+variables are set around each notebook cell's set-up only, and the rest of
+the test session keeps its own environment. Run with NST_TEACH_FAST=0 for
+full size.
 """
 
 import os
 
-os.environ.setdefault("NST_TEACH_FAST", "1")
-os.environ.setdefault("NST_TEACH_OFFLINE", "1")  # never knock on the VGG19 server
+import pytest
+
+NOTEBOOK_ENV = {"NST_TEACH_FAST": "1", "NST_TEACH_OFFLINE": "1"}  # offline: never knock
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    saved = {name: os.environ.get(name) for name in NOTEBOOK_ENV}
+    for name, value in NOTEBOOK_ENV.items():
+        os.environ.setdefault(name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
