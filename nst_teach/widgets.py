@@ -28,7 +28,8 @@ import numpy as np
 from PIL import Image
 
 from . import data, images
-from .config import BACKBONES, NORMALIZATIONS, QUICK, Settings
+from .config import (BACKBONES, COLOUR_MODES, INITS, NORMALIZATIONS, OPTIMIZERS, POOLINGS,
+                     QUICK, Settings)
 from .optimize import transfer
 from .plotting import plot_loss_history
 
@@ -144,6 +145,7 @@ class Playground:
                                              rows=8, description="style layers")
         self.backbone.observe(self._on_backbone, "value")
         self.seed = w.IntText(value=s.seed, description="seed")
+        self._build_beyond(s)
         self.run_button = w.Button(description="Run", button_style="success", icon="play")
         self.stop_button = w.Button(description="Stop", button_style="danger", icon="stop",
                                     disabled=True)
@@ -153,6 +155,23 @@ class Playground:
                         self.content_weight, self.style_weight, self.tv_weight, self.backbone,
                         self.normalization, self.content_layer, self.style_layers, self.seed):
             control.style.description_width = "100px"  # long enough for every label
+
+    def _build_beyond(self, s):
+        """Controls from notebook 09, and applying a network trained by `nst_teach.fast`."""
+        self.preserve_colour = w.Dropdown(options=COLOUR_MODES, value=s.preserve_colour,
+                                          description="keep colour")
+        self.init = w.Dropdown(options=INITS, value=s.init, description="start from")
+        self.style_scale = w.FloatSlider(value=s.style_scale, min=0.25, max=4.0, step=0.25,
+                                         description="style scale")
+        self.pooling = w.Dropdown(options=POOLINGS, value=s.pooling, description="pooling")
+        self.optimizer = w.Dropdown(options=OPTIMIZERS, value=s.optimizer, description="optimiser")
+        self.fast_model = w.Text(placeholder="a .keras file from nst-teach train-fast",
+                                 description="fast model")
+        self.apply_button = w.Button(description="Apply to content", icon="bolt")
+        self.apply_button.on_click(lambda _: self.apply_fast_model())
+        for control in (self.preserve_colour, self.init, self.style_scale, self.pooling,
+                        self.optimizer, self.fast_model):
+            control.style.description_width = "100px"
 
     def _build_outputs(self):
         self.progress = w.IntProgress(value=0, min=0, max=1, description="progress")
@@ -173,8 +192,12 @@ class Playground:
                           self.normalization])
         layers = w.VBox([self.content_layer, self.style_layers])
         buttons = w.HBox([self.run_button, self.stop_button, self.progress, self.status])
+        beyond = w.Accordion(children=[w.HBox([
+            w.VBox([self.preserve_colour, self.init, self.style_scale]),
+            w.VBox([self.pooling, self.optimizer, w.HBox([self.fast_model, self.apply_button])]),
+        ])], titles=("Beyond the book (notebooks 08 and 09)",))
         return w.VBox([
-            w.HBox([pictures, sizes]), w.HBox([weights, layers]), buttons, self.message,
+            w.HBox([pictures, sizes]), w.HBox([weights, layers]), beyond, buttons, self.message,
             w.HBox([self.image, self.plot], layout=w.Layout(align_items="flex-start")),
             w.HBox([self.save_button, self.download]),
             w.HTML("<b>Runs so far</b>"), self.gallery,
@@ -217,8 +240,26 @@ class Playground:
             style_weight=self.style_weight.value, tv_weight=self.tv_weight.value,
             content_layer=self.content_layer.value, style_layers=self.style_layers.value,
             normalization=self.normalization.value, backbone=self.backbone.value,
-            seed=self.seed.value, resample="bicubic",
+            seed=self.seed.value, resample="bicubic", preserve_colour=self.preserve_colour.value,
+            init=self.init.value, style_scale=self.style_scale.value, pooling=self.pooling.value,
+            optimizer=self.optimizer.value,
         )
+
+    def apply_fast_model(self):
+        """Stylise the content image with a trained feed-forward network (notebook 08)."""
+        from . import fast
+
+        try:
+            model = fast.load_model(self.fast_model.value.strip())
+            start = time.perf_counter()
+            image = fast.stylise(model, self._image(self.content.value), max_side=self.height.value)
+        except ValueError as error:  # bad model file or image; ImageError is a ValueError too
+            self._error(error)
+            return
+        self.message.value = ""
+        self.image.value = png_bytes(image)
+        self.status.value = (f"applied {html.escape(Path(self.fast_model.value).name)} "
+                             f"in {time.perf_counter() - start:.2f} s")
 
     # --- running ----------------------------------------------------------------
 
@@ -308,7 +349,7 @@ class Playground:
             f"height {s.height}, {s.iterations}×{s.maxfun} evals<br>"
             f"content {s.content_weight:.1e} · style {s.style_weight:.1e} · TV {s.tv_weight:.1e}<br>"
             f"{s.content_layer} / {len(s.style_layers)} style layers, {s.normalization}, "
-            f"seed {s.seed}<br>final loss {result.loss if result.loss is None else f'{result.loss:.4g}'}"
+            f"seed {s.seed}<br>{_beyond_summary(s)}final loss {result.loss if result.loss is None else f'{result.loss:.4g}'}"
         )
         picture = w.Image(value=png_bytes(result.image), format="png",
                           layout=w.Layout(width="200px", height="auto"))
@@ -335,6 +376,14 @@ class Playground:
         self.message.value = (
             f'<div style="color:#b00020"><b>Problem:</b> {html.escape(str(error))}</div>'
         )
+
+
+def _beyond_summary(settings):
+    """The beyond-the-book settings that differ from the book's, as an HTML line."""
+    changed = [f"{name.replace('_', ' ')} {getattr(settings, name)}"
+               for name in ("preserve_colour", "init", "style_scale", "pooling", "optimizer")
+               if getattr(settings, name) != getattr(QUICK, name)]
+    return ", ".join(changed) + "<br>" if changed else ""
 
 
 def _download_link(image, filename):

@@ -187,3 +187,30 @@ def test_save_writes_the_result_and_its_loss_curve(tmp_path):
     assert np.array_equal(np.asarray(Image.open(saved)), result.image)
     assert (tmp_path / "out" / "run-1-loss.png").stat().st_size > 1000
     assert "saved" in playground.status.value
+
+
+def test_beyond_the_book_controls_reach_the_run(tmp_path):
+    playground = small_playground(tmp_path, preserve_colour="post", optimizer="adam",
+                                  style_scale=1.5, init="noise", pooling="avg")
+    playground.run()
+    result = playground.wait(timeout=120)
+    s = result.settings
+    assert (s.preserve_colour, s.optimizer, s.style_scale, s.init, s.pooling) == (
+        "post", "adam", 1.5, "noise", "avg")
+    assert "preserve colour post" in playground.gallery.children[-1].children[1].value
+
+
+def test_fast_model_is_applied_and_bad_files_are_reported(tmp_path):
+    from nst_teach import fast
+
+    playground = small_playground(tmp_path)
+    playground.fast_model.value = str(tmp_path / "missing.keras")
+    playground.apply_button.click()
+    assert "no model file" in playground.message.value
+    path = tmp_path / "net.keras"
+    fast.save_model(fast.build_network(filters=(4, 8, 8), residual_blocks=1), path)
+    playground.fast_model.value = str(path)
+    playground.apply_button.click()
+    assert playground.message.value == "" and "applied net.keras" in playground.status.value
+    shown = decoded(playground.image.value)
+    assert shown.shape[0] == 32 and shown.shape[2] == 3
