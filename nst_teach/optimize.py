@@ -355,7 +355,9 @@ def continuous_lbfgs(evaluator, x, settings, end_of_iteration):
     count as an iteration (for callbacks and saved images), showing the best
     image so far.
     """
-    evaluator.budget = budget = settings.iterations * settings.maxfun
+    budget = settings.iterations * settings.maxfun
+    if evaluator.budget is None:
+        evaluator.budget = budget
     _every(evaluator, settings, end_of_iteration)
     try:
         fmin_l_bfgs_b(evaluator.loss, x, fprime=evaluator.grads, maxfun=budget, maxiter=budget,

@@ -67,7 +67,6 @@ def test_restarts_happen_every_maxfun_evaluations():
         parts = {name: float(np.sum(x**2)) for name in ("total", "content", "style", "tv")}
         return parts, 2 * x
 
-    evaluator = optimizers.restarted_lbfgs(loss_and_grads, np.arange(1.0, 5.0), budget=9,
-                                           maxfun=3)
+    evaluator = optimizers.race(loss_and_grads, np.arange(1.0, 5.0), Settings(maxfun=3), budget=9)
     assert evaluator.history.n_evaluations == len(calls) <= 9
     assert min(evaluator.history.evaluations["total"]) < 1e-6
