@@ -15,6 +15,7 @@ from .config import BOOK, QUICK, Settings, preset
 from .features import Targets, compute_targets, feature_extractor
 from .images import ImageError, deprocess, load_image, preprocess, resize, save_image
 from .losses import content_loss, gram_matrix, style_loss, total_variation_loss, weighted_losses
-from .optimize import Evaluator, History, Result, StopRun, transfer
+from .optimize import Evaluator, History, Result, StopRun, setup, transfer
+from .schedule import coarse_to_fine
 
 __version__ = "0.1.0"
