@@ -145,6 +145,11 @@ def check_playground(page, shots):
     page.get_by_text("run 2", exact=False).first.wait_for()
     widget = page.locator(".jp-OutputArea-output", has=page.locator("button.widget-button"))
     widget.first.screenshot(path=str(shots / "playground.png"))
+    # The beyond-the-book controls open from their accordion.
+    page.get_by_text("Beyond the book", exact=False).first.click()
+    page.get_by_text("keep colour", exact=True).first.wait_for()
+    page.get_by_text("Apply to content", exact=False).first.wait_for()
+    widget.first.screenshot(path=str(shots / "playground-beyond.png"))
 
 
 def test_playground_runs_updates_live_and_stops(jupyterlab, tmp_path):
