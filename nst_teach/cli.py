@@ -178,6 +178,8 @@ def run_apply_fast(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    # One-line warnings while the command runs; the caller's format afterwards.
+    previous_format = warnings.formatwarning
     warnings.formatwarning = lambda message, *_, **__: f"nst-teach: warning: {message}\n"
     try:
         return {"transfer": run_transfer, "weights": report_weights,
@@ -186,6 +188,8 @@ def main(argv=None):
     except (ValueError, ImageError, WeightsUnavailable, OSError) as error:
         print(f"nst-teach: error: {error}", file=sys.stderr)
         return 2
+    finally:
+        warnings.formatwarning = previous_format
 
 
 def run_transfer(args):
