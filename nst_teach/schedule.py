@@ -21,7 +21,7 @@ import tensorflow as tf
 from scipy.optimize import fmin_l_bfgs_b
 
 from .config import BOOK, min_size_for
-from .optimize import Evaluator, Result, StopRun, setup
+from .optimize import Evaluator, Result, StopRun, _record_iteration, setup
 
 FAST_STAGES = ((0.5, 80), (1.0, 200))
 """(fraction of the height, L-BFGS evaluations) per stage; the last stage is full size.
@@ -77,18 +77,15 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=FAST_STAGES, history
         stage_settings = settings.replace(height=settings.height if last else height)
         problem = setup(content, style, stage_settings, mask=mask, init_image=init_image)
         stage_height = problem.shape[1]
-        evaluator = Evaluator(None)
+        evaluator = Evaluator(problem.loss_and_grads)
 
-        def evaluate(x_flat, stage_height=stage_height, evaluator=evaluator, last=last,
-                     loss_and_grads=problem.loss_and_grads):
-            parts, grad = loss_and_grads(x_flat)
+        def after_evaluation(n, evaluator=evaluator, stage_height=stage_height, last=last):
             if on_evaluation is not None:
-                on_evaluation(stage_height, parts["total"])
-            if last and target_loss is not None and parts["total"] <= target_loss:
+                on_evaluation(stage_height, evaluator.loss_value)
+            if last and target_loss is not None and evaluator.loss_value <= target_loss:
                 evaluator.stop()
-            return parts, grad
 
-        evaluator.loss_and_grads = evaluate
+        evaluator.on_evaluation = after_evaluation
         if x is None:
             start = problem.x0  # as `transfer`: the content image unless settings.init says
         else:
@@ -106,9 +103,7 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=FAST_STAGES, history
         loss = evaluator.best_loss
         shape = problem.shape
         history = evaluator.history
-        history.iteration_loss.append(float(loss))
-        history.iteration_seconds.append(time.perf_counter() - begun)
-        history.iteration_evaluations.append(history.n_evaluations)
+        _record_iteration(history, float(loss), time.perf_counter() - begun)
         stage_histories.append((stage_height, history))
         image = problem.image(x)
         stop = interrupted or (callback is not None and bool(callback(index, float(loss), image)))
