@@ -24,6 +24,7 @@ INITS = ("content", "noise", "style")
 COLOUR_MODES = ("none", "luminance", "histogram", "post")
 POOLINGS = ("max", "avg")
 OPTIMIZERS = ("book", "lbfgs", "adam")
+CONVOLUTIONS = ("winograd", "direct")
 
 
 def min_size_for(layer):
@@ -66,6 +67,8 @@ class Settings:
     optimizer: str = "book"  # "book": restarted L-BFGS; "lbfgs": one continuous run; "adam"
     lbfgs_history: int = 10  # L-BFGS memory m (scipy's default) for "book" and "lbfgs"
     learning_rate: float = 4.0  # Adam's step, in pixel units
+    # Speed only: the same convolutions to float32 round-off (nst_teach.winograd).
+    convolution: str = "winograd"  # "direct": TensorFlow's own kernels throughout
 
     def __post_init__(self):
         for name in ("style_layers", "style_blend", "style_layer_weights"):
@@ -89,7 +92,8 @@ class Settings:
         if self.style_blend is not None and not any(self.style_blend):
             raise ValueError("style_blend must have at least one weight > 0")
         for name, choices in (("init", INITS), ("preserve_colour", COLOUR_MODES),
-                              ("pooling", POOLINGS), ("optimizer", OPTIMIZERS)):
+                              ("pooling", POOLINGS), ("optimizer", OPTIMIZERS),
+                              ("convolution", CONVOLUTIONS)):
             _check_choice(self, name, choices)
         if not self.style_layers:
             raise ValueError(

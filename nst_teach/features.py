@@ -13,9 +13,10 @@ import tensorflow as tf
 
 from .backbones import conv_layer_names
 from .losses import gram_matrix
+from .winograd import WinogradFeatures
 
 
-def feature_extractor(model, layers):
+def feature_extractor(model, layers, convolution="direct"):
     """A model mapping a preprocessed image to ``{layer name: feature map}``.
 
     `model` is a backbone (see `nst_teach.backbones.load_backbone`). The
@@ -23,6 +24,9 @@ def feature_extractor(model, layers):
     the deepest layer needed: `block5_conv2` never pays for `block5_conv4`.
     Unknown names raise `ValueError` listing the valid ones. The same
     (model, layers) gives back the same extractor, built once.
+    ``convolution="winograd"`` computes the deep 3x3 convolutions with fewer
+    multiplications, the same features to float32 round-off: a callable, not
+    a Keras model (see `nst_teach.winograd`).
     """
     valid = conv_layer_names(model)
     unknown = [name for name in layers if name not in valid]
@@ -31,12 +35,17 @@ def feature_extractor(model, layers):
             f"unknown layer(s) {', '.join(unknown)} for this backbone; "
             f"valid layers: {', '.join(valid)}"
         )
-    key = (id(model), tuple(layers))
+    if convolution not in ("direct", "winograd"):
+        raise ValueError(f"convolution must be 'direct' or 'winograd', got {convolution!r}")
+    key = (id(model), tuple(layers), convolution)
     cached = _EXTRACTORS.get(key)
     if cached is not None and cached[0] is model:
         return cached[1]
-    outputs = {name: model.get_layer(name).output for name in layers}
-    extractor = keras.Model(model.input, outputs, name="features")
+    if convolution == "winograd":
+        extractor = WinogradFeatures(model, layers)
+    else:
+        outputs = {name: model.get_layer(name).output for name in layers}
+        extractor = keras.Model(model.input, outputs, name="features")
     while len(_EXTRACTORS) >= 8:
         _EXTRACTORS.pop(next(iter(_EXTRACTORS)))
     _EXTRACTORS[key] = (model, extractor)
@@ -44,7 +53,7 @@ def feature_extractor(model, layers):
 
 
 _EXTRACTORS = {}
-"""Built extractors per (backbone, layers): reusing one lets `nst_teach.optimize`
+"""Built extractors per (backbone, layers, convolution): reusing one lets `nst_teach.optimize`
 reuse its traced loss-and-gradient graph across runs (a speed feature)."""
 
 

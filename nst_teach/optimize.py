@@ -245,7 +245,7 @@ def setup(content, style, settings=BOOK, *, mask=None, init_image=None):
         finish = lambda image: colour.keep_content_colours(image, content_img)  # noqa: E731
     masks = _masks(mask, len(style_imgs), content_img.shape[:2]) if mask is not None else None
     model, backbone = load_backbone(settings.backbone, settings.weights, settings.seed, settings.pooling)
-    extractor = feature_extractor(model, settings.layers)
+    extractor = feature_extractor(model, settings.layers, settings.convolution)
     content_x = images.preprocess(work_content)
     targets = compute_targets(extractor, content_x, [images.preprocess(s) for s in style_imgs]
                               if several else images.preprocess(style_imgs[0]), settings, masks)

@@ -1,0 +1,78 @@
+"""Winograd convolutions compute the same convolution as TensorFlow's, forward and back."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nst_teach import BOOK
+from nst_teach.backbones import load_backbone
+from nst_teach.features import compute_targets, feature_extractor
+from nst_teach.optimize import make_loss_and_grads
+from nst_teach.winograd import conv3x3, uses_winograd
+
+
+def numpy_conv_same(x, kernel):
+    """Direct 'same' 3x3 cross-correlation, the textbook loop over the 9 taps."""
+    n, h, w, _ = x.shape
+    padded = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0)])
+    out = np.zeros((n, h, w, kernel.shape[-1]))
+    for i in range(3):
+        for j in range(3):
+            out += padded[:, i:i + h, j:j + w, :] @ kernel[i, j]
+    return out
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 2, 3), (1, 4, 4, 5), (2, 7, 9, 3), (1, 13, 10, 16)])
+def test_conv3x3_equals_the_direct_convolution(rng, shape):
+    x = rng.normal(size=shape)
+    kernel = rng.normal(size=(3, 3, shape[-1], 6))
+    y = conv3x3(kernel.astype(np.float32))(tf.constant(x, tf.float32)).numpy()
+    reference = numpy_conv_same(x, kernel)
+    np.testing.assert_allclose(y, reference, atol=1e-5 * np.abs(reference).max())
+
+
+def test_conv3x3_gradient_equals_tensorflows(rng):
+    x = tf.constant(rng.normal(size=(1, 11, 6, 4)), tf.float32)
+    kernel = rng.normal(size=(3, 3, 4, 7)).astype(np.float32)
+    conv = conv3x3(kernel)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = tf.reduce_sum(tf.sin(conv(x)))  # a non-linear loss: a non-constant upstream gradient
+        theirs = tf.reduce_sum(tf.sin(tf.nn.conv2d(x, kernel, 1, "SAME")))
+    expected = tape.gradient(theirs, x).numpy()
+    np.testing.assert_allclose(tape.gradient(ours, x).numpy(), expected,
+                               atol=1e-5 * np.abs(expected).max())
+
+
+def test_only_deep_vgg_convolutions_use_winograd():
+    model, _ = load_backbone("random")
+    chosen = [layer.name for layer in model.layers if uses_winograd(layer)]
+    assert chosen[0] == "block3_conv1" and "block2_conv2" not in chosen
+    assert not uses_winograd(keras.layers.Conv2D(512, 3, strides=2, padding="same"))
+    assert not uses_winograd(keras.layers.Conv2D(512, 5, padding="same"))
+
+
+@pytest.mark.parametrize("backbone", ["random", "hed-vgg16"])
+def test_winograd_run_has_the_books_loss_and_gradient(rng, backbone):
+    settings = BOOK.replace(height=40, backbone=backbone)
+    model, _ = load_backbone(backbone)
+    content_x, style_x = rng.normal(scale=40, size=(2, 1, 40, 36, 3)).astype(np.float32)
+    x = (content_x + rng.normal(scale=5, size=content_x.shape)).astype(np.float32)
+    results = []
+    for convolution in ("direct", "winograd"):
+        extractor = feature_extractor(model, settings.layers, convolution)
+        targets = compute_targets(extractor, content_x, style_x, settings)
+        results.append(make_loss_and_grads(extractor, targets, settings, x.shape)(x.ravel()))
+    (direct, direct_grad), (winograd, winograd_grad) = results
+    for name in ("content", "style", "tv"):
+        assert winograd[name] == pytest.approx(direct[name], rel=1e-4)
+    np.testing.assert_allclose(winograd_grad, direct_grad, atol=1e-4 * np.abs(direct_grad).max())
+
+
+def test_unknown_convolution_is_refused():
+    model, _ = load_backbone("random")
+    with pytest.raises(ValueError, match="winograd"):
+        feature_extractor(model, ["block1_conv1"], "fft")
+    with pytest.raises(ValueError, match="convolution"):
+        BOOK.replace(convolution="fft")
