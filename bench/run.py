@@ -98,7 +98,7 @@ def setup(height, backbone="random"):
     content, style = prepare_images(data.example(CONTENT), data.example(STYLE), settings)
     content_x, style_x = images.preprocess(content), images.preprocess(style)
     model, _ = load_backbone(backbone)
-    extractor = feature_extractor(model, settings.layers)
+    extractor = feature_extractor(model, settings.layers, settings.convolution)
     targets = compute_targets(extractor, content_x, style_x, settings)
     return settings, model, extractor, targets, content_x, style_x
 
@@ -170,6 +170,7 @@ def bench_per_evaluation(heights, repeats, with_xla=True):
 
     import tensorflow as tf
 
+    from nst_teach.features import feature_extractor
     from nst_teach.optimize import make_loss_and_grads, traced_step
 
     rows = []
@@ -185,7 +186,9 @@ def bench_per_evaluation(heights, repeats, with_xla=True):
             parts, grad = step(x32, targets)
             return float(parts["total"]), grad.numpy()
 
-        paths = {"a_book": book, "b_nst_teach": ours, "b_graph_only": graph_only}
+        direct = feature_extractor(model, settings.layers, "direct")  # TensorFlow's kernels only
+        paths = {"a_book": book, "b_nst_teach": ours, "b_graph_only": graph_only,
+                 "b_direct": make_loss_and_grads(direct, targets, settings, content_x.shape)}
         if with_xla:
             paths["b_xla"] = make_loss_and_grads(extractor, targets, settings, content_x.shape,
                                                  jit_compile=True)
@@ -208,6 +211,7 @@ def bench_per_evaluation(heights, repeats, with_xla=True):
             "samples": samples,
             "loss": losses,
             "ratio_a_over_b": medians["a_book"] / medians["b_nst_teach"],
+            "ratio_a_over_b_direct": medians["a_book"] / medians["b_direct"],
             "handover_seconds": medians["b_nst_teach"] - medians["b_graph_only"],
             "flops_b": forward + backward,
             "gflops_b": (forward + backward) / medians["b_nst_teach"] / 1e9,
@@ -216,7 +220,8 @@ def bench_per_evaluation(heights, repeats, with_xla=True):
             row["ratio_xla_over_b"] = medians["b_xla"] / medians["b_nst_teach"]
         rows.append(row)
         log(f"  {height} px: a {medians['a_book']:.3f} s, b {medians['b_nst_teach']:.3f} s, "
-            f"a/b {row['ratio_a_over_b']:.2f}, b {row['gflops_b']:.0f} GFLOP/s"
+            f"a/b {row['ratio_a_over_b']:.2f}, b {row['gflops_b']:.0f} GFLOP/s, "
+            f"b direct {medians['b_direct']:.3f} s"
             + (f", xla {medians['b_xla']:.3f} s" if with_xla else ""))
     return rows
 
@@ -402,8 +407,8 @@ def write_plot(results):
     ax = axes[0]
     labels = [f"{r['height']}x{r['width']}" for r in rows]
     xs = range(len(rows))
-    names = [("a_book", "(a) book: batch of 3"), ("b_nst_teach", "(b) nst_teach"),
-             ("b_xla", "(b) with XLA")]
+    names = [("a_book", "(a) book: batch of 3"), ("b_direct", "(b) direct convolutions"),
+             ("b_nst_teach", "(b) nst_teach (Winograd)"), ("b_xla", "(b) with XLA")]
     names = [(k, label) for k, label in names if k in rows[0]["seconds"]]
     width = 0.8 / len(names)
     for i, (key, label) in enumerate(names):
@@ -466,14 +471,16 @@ def report(results):
         "in one process, interleaved, so they hold better than absolute times).",
         "",
         "| size (px) | (a) book, batch of 3 (s/eval) | (b) nst_teach (s/eval) | a/b "
-        "| (b) with XLA (s/eval) | (b) GFLOP/s |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| (b) with direct convolutions (s/eval) | a/b direct | (b) with XLA (s/eval) "
+        "| (b) GFLOP/s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results["per_evaluation"]:
         s = r["seconds"]
         xla = f"{s['b_xla']:.3f}" if "b_xla" in s else "-"
         lines.append(f"| {r['height']} x {r['width']} | {s['a_book']:.3f} | {s['b_nst_teach']:.3f} "
-                     f"| **{r['ratio_a_over_b']:.2f}x** | {xla} | {r['gflops_b']:.0f} |")
+                     f"| **{r['ratio_a_over_b']:.2f}x** | {s['b_direct']:.3f} "
+                     f"| {r['ratio_a_over_b_direct']:.2f}x | {xla} | {r['gflops_b']:.0f} |")
     top = results["per_evaluation"][-1]
     mm = results["matmul_gflops"]
     lines += [
@@ -481,7 +488,8 @@ def report(results):
         f"Medians of {results['repeats']} interleaved evaluations per path. "
         f"Dense float32 matmul (2048 x 2048, same process): **{mm:.0f} GFLOP/s**. "
         f"(b) at {top['height']} px does {top['flops_b'] / 1e9:.0f} GFLOP per evaluation "
-        "(direct-convolution count: forward and input gradient up to block5_conv2), "
+        "(direct-convolution count: forward and input gradient up to block5_conv2; "
+        "Winograd does fewer multiplications, so the rate can pass matmul's), "
         f"{top['gflops_b']:.0f} GFLOP/s = {top['gflops_b'] / mm:.0%} of matmul.",
         "",
     ]
