@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import backbones, data
 from .backbones import WeightsUnavailable
-from .config import (BACKBONES, COLOUR_MODES, INITS, NORMALIZATIONS, OPTIMIZERS, POOLINGS,
+from .config import (BACKBONES, COLOUR_MODES, CONVOLUTIONS, INITS, NORMALIZATIONS, OPTIMIZERS, POOLINGS,
                      PRESETS, RESAMPLE, preset)
 from .images import ImageError, save_image
 from .optimize import transfer
@@ -47,6 +47,8 @@ SETTING_FLAGS = {  # flag -> (Settings field, type, help)
     "--optimizer": ("optimizer", str, f"one of {OPTIMIZERS} (book: restarted L-BFGS)"),
     "--lbfgs-history": ("lbfgs_history", int, "L-BFGS memory size (default 10)"),
     "--learning-rate": ("learning_rate", float, "Adam's step in pixel units (default 4)"),
+    "--convolution": ("convolution", str, f"one of {CONVOLUTIONS}: the same result to float32 "
+                      "round-off; winograd (default) is faster"),
 }
 
 

@@ -1,6 +1,5 @@
 """Loading every kind of image file, pre/de-processing, atomic saving."""
 
-import io
 import os
 
 import numpy as np

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from nst_teach import Settings, losses
 from nst_teach.backbones import load_backbone
