@@ -226,6 +226,56 @@ def bench_per_evaluation(heights, repeats, with_xla=True):
     return rows
 
 
+def bench_layers(height, repeats):
+    """Each 3x3 convolution of VGG19 up to block5_conv2, forward and input gradient,
+    with TensorFlow's kernel and with Winograd: which layers Winograd should take."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from nst_teach.backbones import load_backbone
+    from nst_teach.winograd import conv3x3, uses_winograd
+
+    model, _ = load_backbone("random")
+    rng = np.random.default_rng(0)
+    h, w, rows = height, int(round(height * 341 / 400)), []
+    for layer in model.layers[1:model.layers.index(model.get_layer("block5_conv2")) + 1]:
+        if isinstance(layer, keras.layers.MaxPooling2D):
+            h, w = h // 2, w // 2
+            continue
+        kernel = layer.kernel.numpy()
+        x = tf.constant(rng.normal(size=(1, h, w, kernel.shape[2])).astype(np.float32))
+        winograd = conv3x3(kernel)
+
+        def through(conv):
+            @tf.function
+            def step(x):
+                with tf.GradientTape() as tape:
+                    tape.watch(x)
+                    y = tf.reduce_sum(tf.nn.relu(conv(x)))
+                return tape.gradient(y, x)
+            return lambda x: step(x).numpy()
+
+        paths = {"direct": through(lambda x: tf.nn.conv2d(x, kernel, 1, "SAME")),
+                 "winograd": through(winograd)}
+        for fn in paths.values():
+            fn(x)
+        samples = {name: [] for name in paths}
+        for _ in range(repeats):
+            for name, fn in paths.items():
+                start = time.perf_counter()
+                fn(x)
+                samples[name].append(time.perf_counter() - start)
+        medians = {name: float(np.median(v)) for name, v in samples.items()}
+        rows.append({"layer": layer.name, "height": h, "width": w, "c_in": int(kernel.shape[2]),
+                     "c_out": int(kernel.shape[3]), "seconds": medians,
+                     "speedup": medians["direct"] / medians["winograd"],
+                     "uses_winograd": uses_winograd(layer)})
+        log(f"  {layer.name} {h}x{w} {kernel.shape[2]}->{kernel.shape[3]}: direct "
+            f"{medians['direct'] * 1e3:.1f} ms, winograd {medians['winograd'] * 1e3:.1f} ms")
+    return rows
+
+
 # --------------------------------------------------------------------------
 # 3: time to quality
 
@@ -548,6 +598,18 @@ def report(results):
             lines.append(f"| {t['intra']} | {t['inter']} | {t['seconds']:.3f} "
                          f"| {t['seconds'] / base:.2f} |")
         lines.append("")
+    if results.get("layers"):
+        first = results["layers"][0]
+        lines += [f"Each 3x3 convolution alone at {first['height']} px (forward and input "
+                  "gradient, median ms; Winograd where marked, TensorFlow's kernel elsewhere):",
+                  "", "| layer | map (px) | channels | direct (ms) | Winograd (ms) | speed-up "
+                  "| used |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        for r in results["layers"]:
+            lines.append(f"| {r['layer']} | {r['height']} x {r['width']} | {r['c_in']} -> "
+                         f"{r['c_out']} | {r['seconds']['direct'] * 1e3:.1f} "
+                         f"| {r['seconds']['winograd'] * 1e3:.1f} | {r['speedup']:.2f}x "
+                         f"| {'Winograd' if r['uses_winograd'] else 'direct'} |")
+        lines.append("")
     lines += ["Targets:", ""] + [f"- {t}" for t in targets(results)]
     return "\n".join(lines)
 
@@ -675,6 +737,9 @@ def main(argv=None):
     results["matmul_gflops_after"] = matmul_gflops()
     log(f"  matmul again: {results['matmul_gflops_after']:.0f} GFLOP/s")
     results["matmul_gflops"] = max(results["matmul_gflops"], results["matmul_gflops_after"])
+    save()
+    log("3b. each convolution, direct and Winograd")
+    results["layers"] = bench_layers(128 if quick else 400, repeats)
     save()
     log("4. time to quality")
     height = 128 if quick else args.quality_height

@@ -72,8 +72,8 @@ def build_parser():
     for flag, (_, kind, help_text) in SETTING_FLAGS.items():
         run.add_argument(flag, type=kind, default=None, help=help_text)
     run.add_argument("--coarse-to-fine", action="store_true",
-                     help="optimise at half height, then at full size with one continuous "
-                          "L-BFGS run: the same loss sooner, not the book's schedule "
+                     help="optimise at a quarter and half height, then at full size with one "
+                          "continuous L-BFGS run: the same loss sooner, not the book's schedule "
                           "(ignores --iterations, --maxfun, --optimizer)")
     run.add_argument("--save-every-iteration", action="store_true",
                      help="also save OUTPUT_at_iteration_<i>.png after each iteration")
