@@ -14,6 +14,7 @@ Not the book's schedule: use `transfer` (the default) to compare with the book.
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -21,6 +22,7 @@ import tensorflow as tf
 from scipy.optimize import fmin_l_bfgs_b
 
 from .config import BOOK, min_size_for
+from .data import image_or_example
 from .optimize import Evaluator, Result, StopRun, _record_iteration, setup
 
 FAST_STAGES = ((0.25, 60), (0.5, 80), (1.0, 200))
@@ -43,9 +45,14 @@ def upsample(x, size):
     return resized.numpy()
 
 
-def stage_heights(height, stages, layers):
-    """The height of each stage, never below what the layers need."""
+def stage_heights(height, stages, layers, aspect=1.0):
+    """The height of each stage, never below what the layers need in either side.
+
+    `aspect` is the content's width / height: a portrait image needs a taller
+    stage for its width to reach the deepest layer.
+    """
     need = max(max(min_size_for(name) for name in layers), 2)
+    need = max(need, math.ceil(need / aspect))
     return [max(need, int(round(height * fraction))) for fraction, _ in stages]
 
 
@@ -71,7 +78,9 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=FAST_STAGES, history
     """
     settings = settings.replace(**changes) if changes else settings
     history_size = history_size or settings.lbfgs_history
-    heights = stage_heights(settings.height, stages, settings.layers)
+    content = image_or_example(content)
+    aspect = content.shape[1] / content.shape[0]
+    heights = stage_heights(settings.height, stages, settings.layers, aspect)
     x, shape, result, stage_histories = None, None, None, []
     for index, ((_, evaluations), height) in enumerate(zip(stages, heights)):
         last = index == len(stages) - 1

@@ -51,6 +51,7 @@ def test_upsample_and_stage_heights():
     assert upsample(x, (20, 16)).shape == (1, 20, 16, 3)
     assert stage_heights(400, ((0.5, 1), (1.0, 1)), BOOK.layers) == [200, 400]
     assert stage_heights(20, ((0.25, 1), (1.0, 1)), BOOK.layers) == [16, 20]  # block5 needs 16
+    assert stage_heights(48, ((0.25, 1), (1.0, 1)), BOOK.layers, aspect=0.5) == [32, 48]  # and wide 16
 
 
 def test_coarse_to_fine_returns_full_size_and_lowers_the_books_loss(photo):
