@@ -36,22 +36,26 @@ below it, TensorFlow's direct kernels measured faster (docs/benchmarks.md)."""
 
 def transform_kernel(kernel):
     """A (3, 3, C, K) kernel as the 36 (C, K) matrices that F(4x4, 3x3) multiplies by."""
-    u = np.einsum("ai,ijck,bj->abck", _G, np.asarray(kernel, np.float64), _G)
-    return tf.constant(u.reshape(36, *u.shape[2:]), tf.float32)
+    u = np.tensordot(_G, np.tensordot(_G, np.asarray(kernel, np.float64), ([1], [1])), ([1], [1]))
+    return tf.constant(u.reshape(36, *u.shape[2:]), tf.float32)  # u[a, b] = (G g G^T)[a, b]
 
 
 def _winograd(x, u):
-    """'same' 3x3 convolution of NHWC `x` with a transformed kernel `u` (36, C, K)."""
-    n, h, w, c = x.shape
+    """'same' 3x3 convolution of NHWC `x` with a transformed kernel `u` (36, C, K).
+
+    Height, width and channels must be known when the graph is traced; the
+    batch size need not be.
+    """
+    _, h, w, c = x.shape
     k = u.shape[-1]
     th, tw = -(-h // 4), -(-w // 4)  # 4x4 output blocks, the last ones cropped
     padded = tf.pad(x, [[0, 0], [1, 4 * th + 1 - h], [1, 4 * tw + 1 - w], [0, 0]])
     tiles = tf.image.extract_patches(padded, [1, 6, 6, 1], [1, 4, 4, 1], [1, 1, 1, 1], "VALID")
-    tiles = tf.transpose(tf.reshape(tiles, [n * th * tw, 36, c]), [1, 0, 2])
-    v = tf.reshape(_BT2 @ tf.reshape(tiles, [36, -1]), [36, n * th * tw, c])
-    m = tf.matmul(v, u)
-    y = tf.reshape(_AT2 @ tf.reshape(m, [36, -1]), [4, 4, n, th, tw, k])
-    y = tf.reshape(tf.transpose(y, [2, 3, 0, 4, 1, 5]), [n, 4 * th, 4 * tw, k])
+    tiles = tf.transpose(tf.reshape(tiles, [-1, 36, c]), [1, 0, 2])  # (36, tiles, C)
+    v = tf.reshape(_BT2 @ tf.reshape(tiles, [36, -1]), [36, -1, c])
+    m = tf.matmul(v, u)  # the 36 products, each a (tiles, C) x (C, K) matmul
+    y = tf.reshape(_AT2 @ tf.reshape(m, [36, -1]), [4, 4, -1, th, tw, k])
+    y = tf.reshape(tf.transpose(y, [2, 3, 0, 4, 1, 5]), [-1, 4 * th, 4 * tw, k])
     return y[:, :h, :w, :]
 
 

@@ -32,6 +32,13 @@ def test_conv3x3_equals_the_direct_convolution(rng, shape):
     np.testing.assert_allclose(y, reference, atol=1e-5 * np.abs(reference).max())
 
 
+def test_conv3x3_traces_with_an_unknown_batch_size(rng):
+    kernel = rng.normal(size=(3, 3, 2, 4)).astype(np.float32)
+    conv = tf.function(conv3x3(kernel), input_signature=[tf.TensorSpec([None, 6, 5, 2])])
+    x = rng.normal(size=(3, 6, 5, 2)).astype(np.float32)
+    np.testing.assert_allclose(conv(x).numpy(), numpy_conv_same(x, kernel), atol=1e-4)
+
+
 def test_conv3x3_gradient_equals_tensorflows(rng):
     x = tf.constant(rng.normal(size=(1, 11, 6, 4)), tf.float32)
     kernel = rng.normal(size=(3, 3, 4, 7)).astype(np.float32)

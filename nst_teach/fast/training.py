@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from .. import images
 from ..backbones import load_backbone
+from ..config import CONVOLUTIONS
 from ..features import feature_extractor
 from ..images import IMAGENET_MEAN_BGR
 from ..losses import content_loss, gram_matrix, style_loss, total_variation_loss
@@ -67,6 +68,7 @@ class FastSettings:
     jitter: float = 0.1
     seed: int = 0
     checkpoint_every: int = 100  # steps between checkpoints (and loss-curve updates)
+    convolution: str = "winograd"  # speed only: see nst_teach.winograd; "direct" for TensorFlow's
 
     def __post_init__(self):
         object.__setattr__(self, "style_layers", tuple(self.style_layers))
@@ -87,6 +89,8 @@ class FastSettings:
             raise ValueError(f"filters must be three positive integers, got {self.filters!r}")
         if not self.style_layers:
             raise ValueError(f"style_layers must name at least one layer, e.g. {FAST_STYLE_LAYERS}")
+        if self.convolution not in CONVOLUTIONS:
+            raise ValueError(f"convolution must be one of {CONVOLUTIONS}, got {self.convolution!r}")
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
@@ -181,8 +185,8 @@ def make_loss(style_image, settings):
     """A `PerceptualLoss` for `style_image` and `settings`, and the backbone's name."""
     model, backbone = load_backbone(settings.backbone, settings.weights, settings.seed)
     layers = tuple(dict.fromkeys((settings.content_layer, *settings.style_layers)))
-    features = feature_extractor(model, layers)
-    content_features = feature_extractor(model, [settings.content_layer])
+    features = feature_extractor(model, layers, settings.convolution)
+    content_features = feature_extractor(model, [settings.content_layer], settings.convolution)
     style_image = images.load_image(style_image)
     side = settings.style_size or 2 * settings.size
     style_image = images.resize(style_image, _shorter_side(style_image, side), "bicubic")
