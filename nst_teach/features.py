@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from .backbones import conv_layer_names
+from .config import CONVOLUTIONS
 from .losses import gram_matrix
 from .winograd import WinogradFeatures
 
@@ -35,8 +36,8 @@ def feature_extractor(model, layers, convolution="direct"):
             f"unknown layer(s) {', '.join(unknown)} for this backbone; "
             f"valid layers: {', '.join(valid)}"
         )
-    if convolution not in ("direct", "winograd"):
-        raise ValueError(f"convolution must be 'direct' or 'winograd', got {convolution!r}")
+    if convolution not in CONVOLUTIONS:
+        raise ValueError(f"convolution must be one of {CONVOLUTIONS}, got {convolution!r}")
     key = (id(model), tuple(layers), convolution)
     cached = _EXTRACTORS.get(key)
     if cached is not None and cached[0] is model:

@@ -12,7 +12,8 @@ about 1e-6), so the book's loss is unchanged.
 It pays off where the channels are many and the images small (VGG's
 blocks 3 to 5, which hold most of the work); for the wide early layers the
 transforms cost more than they save, so those keep TensorFlow's kernels.
-Every run uses it (`Settings.convolution`); docs/benchmarks.md measures it.
+Every run uses it (`Settings.convolution`). Taught in notebook 06 (where
+the time goes); docs/benchmarks.md measures it.
 """
 
 from __future__ import annotations
