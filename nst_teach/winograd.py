@@ -96,7 +96,8 @@ class WinogradFeatures:
     Calling it maps a preprocessed image batch to ``{layer name: feature map}``
     for the named layers, running the backbone's layers in order and stopping
     at the deepest one named. Convolutions that `uses_winograd` accepts are
-    replaced by `conv3x3` with the same weights; every other layer runs as is.
+    replaced by `conv3x3` with the same weights, read once when it is built
+    (the backbones are never trained); every other layer runs as is.
     """
 
     def __init__(self, model, layers):
