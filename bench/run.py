@@ -139,6 +139,25 @@ def timed(fn, x, repeats):
     return float(np.median(seconds)), seconds
 
 
+def interleaved(paths, x, repeats):
+    """Median seconds of each ``paths[name](x)``, and the samples, timed in turns.
+
+    All paths are warmed up (traced) first; then each round calls every path
+    once, so that a burst of load from elsewhere hits all of them alike.
+    """
+    import numpy as np
+
+    for fn in paths.values():
+        fn(x)
+    samples = {name: [] for name in paths}
+    for _ in range(repeats):
+        for name, fn in paths.items():
+            start = time.perf_counter()
+            fn(x)
+            samples[name].append(time.perf_counter() - start)
+    return {name: float(np.median(v)) for name, v in samples.items()}, samples
+
+
 def matmul_gflops(n=2048, repeats=10):
     """This machine's dense float32 matmul throughput, in GFLOP/s (best of 3 rounds)."""
     import tensorflow as tf
@@ -192,16 +211,7 @@ def bench_per_evaluation(heights, repeats, with_xla=True):
         if with_xla:
             paths["b_xla"] = make_loss_and_grads(extractor, targets, settings, content_x.shape,
                                                  jit_compile=True)
-        for fn in paths.values():  # warm up (trace) all before timing any
-            fn(x)
-        # interleave the paths, so that a burst of load from elsewhere hits all of them
-        samples = {name: [] for name in paths}
-        for _ in range(repeats):
-            for name, fn in paths.items():
-                start = time.perf_counter()
-                fn(x)
-                samples[name].append(time.perf_counter() - start)
-        medians = {name: float(np.median(s)) for name, s in samples.items()}
+        medians, samples = interleaved(paths, x, repeats)
         losses = {name: fn(x)[0]["total"] for name, fn in paths.items() if name != "b_graph_only"}
         forward, backward = conv_flops(model, settings.layers, *content_x.shape[1:3])
         row = {
@@ -258,15 +268,7 @@ def bench_layers(height, repeats):
 
         paths = {"direct": through(lambda x: tf.nn.conv2d(x, kernel, 1, "SAME")),
                  "winograd": through(winograd)}
-        for fn in paths.values():
-            fn(x)
-        samples = {name: [] for name in paths}
-        for _ in range(repeats):
-            for name, fn in paths.items():
-                start = time.perf_counter()
-                fn(x)
-                samples[name].append(time.perf_counter() - start)
-        medians = {name: float(np.median(v)) for name, v in samples.items()}
+        medians, _ = interleaved(paths, x, repeats)
         rows.append({"layer": layer.name, "height": h, "width": w, "c_in": int(kernel.shape[2]),
                      "c_out": int(kernel.shape[3]), "seconds": medians,
                      "speedup": medians["direct"] / medians["winograd"],
