@@ -5,6 +5,7 @@ Taught in notebook 02 (images and VGG19).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import warnings
@@ -139,20 +140,33 @@ def deprocess(x):
 
 
 def save_image(image, path):
-    """Write `image` to `path` atomically: a reader never sees half a file.
+    """Write `image` to `path` atomically: a reader never sees half a file."""
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        Image.fromarray(np.asarray(image, dtype=np.uint8)).save(
+            tmp, format=Image.registered_extensions().get(path.suffix.lower(), "PNG")
+        )
+    return path
 
-    The image is written to a temporary file beside `path` and renamed over it.
+
+@contextlib.contextmanager
+def atomic_write(path):
+    """A temporary path beside `path` to write to; renamed over `path` on success.
+
+    A crash or Ctrl-C while writing leaves any previous file at `path` intact.
+    The file gets the permissions a plain ``open(path, "w")`` would give it
+    (temporary files are private to their owner).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as file:
-            Image.fromarray(np.asarray(image, dtype=np.uint8)).save(
-                file, format=Image.registered_extensions().get(path.suffix.lower(), "PNG")
-            )
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path

@@ -104,3 +104,12 @@ def test_save_is_atomic(tmp_path, rng, monkeypatch):
     monkeypatch.undo()
     np.testing.assert_array_equal(images.load_image(path), first)
     assert os.listdir(tmp_path) == ["out.png"]  # no temporary file left behind
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = images.save_image(np.zeros((4, 4, 3), np.uint8), tmp_path / "out.png")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644  # not the 0o600 of a temporary file

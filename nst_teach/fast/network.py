@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from .. import images
-from ..images import ImageError
+from ..images import ImageError, atomic_write
 
 PACKAGE = "nst_teach"
 INFO_MEMBER = "nst_teach_training.json"  # our extra member inside the .keras zip
@@ -226,16 +224,9 @@ def save_model(model, path, info=None):
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"model files must end in .keras, got {path.name!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".keras")
-    os.close(fd)
-    try:
+    with atomic_write(path) as tmp:
         model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as archive:
             archive.writestr(INFO_MEMBER, json.dumps(info if info is not None else
                                                      getattr(model, "nst_info", {})))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
