@@ -2,7 +2,7 @@
 
 One command (from the repository root)::
 
-    python bench/run.py            # full run, about 10-15 minutes on 2 cores
+    python bench/run.py            # full run, about 8 minutes on 2 free cores
     python bench/run.py --quick    # smoke test, about 2 minutes
 
 It writes bench/results/latest.json, docs/benchmarks.png and the measured
