@@ -16,7 +16,7 @@ import tensorflow as tf  # noqa: E402
 # side by side made the gradient differ in its last bits from one run to the
 # next (about one evaluation in eight; a scheduling effect we have not pinned
 # down), and L-BFGS grows such bits into visibly different images. With one
-# inter-op thread, runs repeat bit for bit at the same speed: each op still
+# inter-op thread, runs repeat bit for bit at about the same speed: each op still
 # uses every core (docs/benchmarks.md, thread pools). This only takes effect
 # if TensorFlow has not run anything before nst_teach is imported, and leaves
 # a number you set yourself alone.
