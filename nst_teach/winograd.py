@@ -53,15 +53,17 @@ def _winograd(x, u):
     padded = tf.pad(x, [[0, 0], [1, 4 * th + 1 - h], [1, 4 * tw + 1 - w], [0, 0]])
     tiles = tf.image.extract_patches(padded, [1, 6, 6, 1], [1, 4, 4, 1], [1, 1, 1, 1], "VALID")
     tiles = tf.transpose(tf.reshape(tiles, [-1, 36, c]), [1, 0, 2])  # (36, tiles, C)
-    v = tf.reshape(_BT2 @ tf.reshape(tiles, [36, -1]), [36, -1, c])
+    v = tf.reshape(tf.matmul(_BT2, tf.reshape(tiles, [36, -1])), [36, -1, c])
     m = tf.matmul(v, u)  # the 36 products, each a (tiles, C) x (C, K) matmul
-    y = tf.reshape(_AT2 @ tf.reshape(m, [36, -1]), [4, 4, -1, th, tw, k])
+    y = tf.reshape(tf.matmul(_AT2, tf.reshape(m, [36, -1])), [4, 4, -1, th, tw, k])
     y = tf.reshape(tf.transpose(y, [2, 3, 0, 4, 1, 5]), [-1, 4 * th, 4 * tw, k])
     return y[:, :h, :w, :]
 
 
-_BT2 = tf.constant(np.kron(_BT, _BT), tf.float32)  # input transform of a flattened 6x6 tile
-_AT2 = tf.constant(np.kron(_AT, _AT), tf.float32)  # output transform to a flattened 4x4 block
+# NumPy, not tensors: creating a tensor at import would start TensorFlow's
+# runtime, after which its thread pools can no longer be set (--threads).
+_BT2 = np.kron(_BT, _BT).astype(np.float32)  # input transform of a flattened 6x6 tile
+_AT2 = np.kron(_AT, _AT).astype(np.float32)  # output transform to a flattened 4x4 block
 
 
 def conv3x3(kernel):

@@ -105,3 +105,13 @@ def test_coarse_to_fine_flag(tmp_path, capsys):
     assert code == 0
     assert images.load_image(out).shape == (48, 40, 3)
     assert "done:" in capsys.readouterr().out
+
+
+def test_threads_can_still_be_set_after_importing_nst_teach():
+    # `--threads` sets TensorFlow's thread pools after the import: the import must
+    # not have started TensorFlow's runtime (which would make that an error).
+    code = ("import tensorflow as tf; from nst_teach import cli, fast; cli._set_threads(1); "
+            "print(tf.config.threading.get_intra_op_parallelism_threads())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == "1"
