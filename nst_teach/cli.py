@@ -14,8 +14,8 @@ from pathlib import Path
 
 from . import backbones, data
 from .backbones import WeightsUnavailable
-from .config import (BACKBONES, COLOUR_MODES, CONVOLUTIONS, INITS, NORMALIZATIONS, OPTIMIZERS, POOLINGS,
-                     PRESETS, RESAMPLE, preset)
+from .config import (BACKBONES, COLOUR_MODES, CONVOLUTIONS, INITS, NORMALIZATIONS, OPTIMIZERS,
+                     POOLINGS, PRESETS, RESAMPLE, preset)
 from .images import ImageError, save_image
 from .optimize import transfer
 from .schedule import coarse_to_fine
