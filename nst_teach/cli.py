@@ -18,8 +18,18 @@ from .config import (BACKBONES, COLOUR_MODES, CONVOLUTIONS, INITS, NORMALIZATION
                      POOLINGS, PRESETS, RESAMPLE, preset)
 from .images import ImageError, save_image
 from .optimize import transfer
-from .schedule import coarse_to_fine
+from .schedule import FAST_STAGES
 from .plotting import save_loss_plot
+
+
+def parse_stages(text):
+    """``"0.25:60,1:200"`` -> ``((0.25, 60), (1.0, 200))`` for ``--stages``."""
+    try:
+        return tuple((float(f), int(n)) for f, n in (stage.split(":") for stage in text.split(",")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--stages takes FRACTION:EVALUATIONS pairs, e.g. 0.5:80,1:200; got {text!r}") from None
+
 
 SETTING_FLAGS = {  # flag -> (Settings field, type, help)
     "--height": ("height", int, "image height in px (book: 400)"),
@@ -49,6 +59,9 @@ SETTING_FLAGS = {  # flag -> (Settings field, type, help)
     "--learning-rate": ("learning_rate", float, "Adam's step in pixel units (default 4)"),
     "--convolution": ("convolution", str, f"one of {CONVOLUTIONS}: the same result to float32 "
                       "round-off; winograd (default) is faster"),
+    "--stages": ("stages", parse_stages,
+                 "coarse to fine: FRACTION:EVALUATIONS per stage, e.g. 0.25:60,0.5:80,1:200 "
+                 "(ignores --iterations, --maxfun, --optimizer)"),
 }
 
 
@@ -74,7 +87,7 @@ def build_parser():
     run.add_argument("--coarse-to-fine", action="store_true",
                      help="optimise at a quarter and half height, then at full size with one "
                           "continuous L-BFGS run: the same loss sooner, not the book's schedule "
-                          "(ignores --iterations, --maxfun, --optimizer)")
+                          "(--stages 0.25:60,0.5:80,1:200)")
     run.add_argument("--save-every-iteration", action="store_true",
                      help="also save OUTPUT_at_iteration_<i>.png after each iteration")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -202,6 +215,8 @@ def run_transfer(args):
         changes["init"] = args.init
     elif args.init is not None:
         init_image = data.image_or_example(args.init)
+    if args.coarse_to_fine and changes["stages"] is None:
+        changes["stages"] = FAST_STAGES
     settings = preset(args.preset, **{k: v for k, v in changes.items() if v is not None})
     output = Path(args.output)
     if output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
@@ -214,10 +229,7 @@ def run_transfer(args):
     inputs = dict(content=content, style=styles if len(styles) > 1 else styles[0],
                   settings=settings, mask=masks if masks is None or len(masks) > 1 else masks[0],
                   init_image=init_image)
-    if args.coarse_to_fine:
-        result = coarse_to_fine(**inputs)
-    else:
-        result = transfer(**inputs, save_prefix=prefix, progress=not args.quiet)
+    result = transfer(**inputs, save_prefix=prefix, progress=not args.quiet)
     if not result.history.iteration_loss and not result.stopped:
         return 1
     save_image(result.image, output)

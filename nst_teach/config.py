@@ -69,11 +69,17 @@ class Settings:
     learning_rate: float = 4.0  # Adam's step, in pixel units
     # Speed only: the same convolutions to float32 round-off (nst_teach.winograd).
     convolution: str = "winograd"  # "direct": TensorFlow's own kernels throughout
+    # Coarse to fine (nst_teach.schedule): ((fraction of height, L-BFGS evaluations), ...),
+    # the last stage at full size; None is the book's schedule of restarts at full size.
+    stages: tuple | None = None
 
     def __post_init__(self):
-        for name in ("style_layers", "style_blend", "style_layer_weights"):
+        for name in ("style_layers", "style_blend", "style_layer_weights", "stages"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.stages is not None:
+            _check_stages(self.stages)
+            object.__setattr__(self, "stages", tuple((float(f), int(n)) for f, n in self.stages))
         for name in ("height", "iterations", "maxfun", "lbfgs_history"):
             _check_int(self, name, 1)
         for name in ("content_weight", "style_weight", "tv_weight"):
@@ -135,6 +141,23 @@ def _check_number(value, name, positive=False):
     if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
             or value < 0 or (positive and value == 0)):
         raise ValueError(f"{name} must be a finite number {low}, got {value!r}")
+
+
+def _check_stages(stages):
+    example = "for example ((0.25, 60), (0.5, 80), (1.0, 200))"
+    try:
+        fractions, evaluations = zip(*stages)
+    except (TypeError, ValueError):
+        raise ValueError(f"stages must be (fraction of height, evaluations) pairs, {example}; "
+                         f"got {stages!r}") from None
+    for fraction in fractions:
+        _check_number(fraction, "every stage's fraction of the height", positive=True)
+    for n in evaluations:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"every stage's evaluations must be an integer >= 1, got {n!r}")
+    if list(fractions) != sorted(set(fractions)) or fractions[-1] != 1:
+        raise ValueError(f"stage fractions must grow and the last must be 1 (full size), {example}; "
+                         f"got {fractions}")
 
 
 def _check_choice(settings, name, choices):

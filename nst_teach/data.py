@@ -17,7 +17,7 @@ from .images import ImageError, load_image
 # Photos: matplotlib's Grace Hopper portrait (public domain, a portrait like the
 # book's) and scikit-image's bundled photos where scikit-image is installed.
 SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
-STYLES = ("cubist", "swirls")
+STYLES = ("cubist", "swirls", "mosaic", "pointillist")
 
 
 def grace_hopper_path():
@@ -71,7 +71,8 @@ def image_or_example(source):
 
 @functools.lru_cache(maxsize=None)
 def _drawn(name):
-    return {"cubist": draw_cubist, "swirls": draw_swirls}[name]()
+    return {"cubist": draw_cubist, "swirls": draw_swirls, "mosaic": draw_mosaic,
+            "pointillist": draw_pointillist}[name]()
 
 
 PALETTE_CUBIST = [
@@ -156,3 +157,58 @@ def draw_swirls(size=(512, 512), seed=3, strokes=5000, steps=12):
             path.append(tuple(p))
         draw.line(path, fill=colour, width=int(rng.integers(3, 7)), joint="curve")
     return np.asarray(canvas.filter(ImageFilter.SMOOTH))
+
+
+PALETTE_MOSAIC = np.array(
+    [(170, 30, 40), (30, 60, 150), (220, 170, 40), (30, 120, 90),
+     (120, 50, 130), (230, 220, 190), (200, 100, 40)], dtype=np.float64
+)
+
+
+def draw_mosaic(size=(512, 512), seed=5, cells_per_megapixel=1300):
+    """Stained glass: irregular cells of jewel colours set in dark lead.
+
+    Each pixel takes the colour of its nearest of some random points (a
+    Voronoi diagram); where the nearest point changes, a dark line is drawn.
+    """
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(seed)
+    width, height = size
+    cells = max(12, round(cells_per_megapixel * width * height / 1e6))
+    points = rng.uniform(0, 1, (cells, 2)) * (width, height)
+    ys, xs = np.mgrid[0:height, 0:width]
+    _, owner = cKDTree(points).query(np.stack([xs.ravel(), ys.ravel()], 1))
+    owner = owner.reshape(height, width)
+    colours = PALETTE_MOSAIC[rng.integers(len(PALETTE_MOSAIC), size=cells)]
+    colours = np.clip(colours + rng.normal(0, 18, colours.shape), 0, 255)
+    canvas = colours[owner]
+    lead = np.zeros((height, width), bool)
+    lead[:-1] |= owner[:-1] != owner[1:]
+    lead[:, :-1] |= owner[:, :-1] != owner[:, 1:]
+    lead = np.asarray(Image.fromarray(lead).filter(ImageFilter.MaxFilter(3)))
+    canvas[lead] = (28, 24, 22)
+    return np.asarray(Image.fromarray(canvas.astype(np.uint8)).filter(ImageFilter.SMOOTH))
+
+
+def draw_pointillist(size=(512, 512), seed=11, dots=14000):
+    """Dabs of pure colour, side by side, in the manner of Seurat and Signac.
+
+    A landscape of sky, water and shore is painted only with small round dots
+    whose hue is picked near the region's colour or its neighbour's, so that
+    the colours mix in the eye rather than on the canvas.
+    """
+    rng = np.random.default_rng(seed)
+    width, height = size
+    bands = np.array([(120, 170, 230), (250, 230, 150), (60, 120, 200),
+                      (90, 160, 80), (230, 140, 60)], dtype=np.float64)
+    canvas = Image.new("RGB", size, (245, 240, 225))
+    draw = ImageDraw.Draw(canvas)
+    for _ in range(dots):
+        x, y = rng.uniform(0, width), rng.uniform(0, height)
+        band = y / height * (len(bands) - 1) + 0.6 * np.sin(x / width * 6.0) + rng.normal(0, 0.5)
+        colour = bands[int(np.clip(round(band), 0, len(bands) - 1))]
+        colour = tuple(np.clip(colour + rng.normal(0, 25, 3), 0, 255).astype(int))
+        r = rng.uniform(2.0, 4.5) * width / 512
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
+    return np.asarray(canvas)

@@ -303,9 +303,17 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
     then holds the best image seen so far and `stopped=True`. Several styles,
     `mask` and `init_image`: see `setup`. With `settings.optimizer` "lbfgs" or
     "adam" the same `iterations x maxfun` evaluations are spent, and every
-    `maxfun` of them count as an iteration.
+    `maxfun` of them count as an iteration. With `settings.stages` the run goes
+    coarse to fine instead (`nst_teach.schedule.coarse_to_fine`): the callback,
+    the saved images and `evaluator_hook` then come once per stage.
     """
     settings = settings.replace(**changes) if changes else settings
+    if settings.stages is not None:
+        from .schedule import coarse_to_fine
+
+        return coarse_to_fine(content, style, settings, callback=callback, save_prefix=save_prefix,
+                              progress=progress, evaluator_hook=evaluator_hook, mask=mask,
+                              init_image=init_image)
     problem = setup(content, style, settings, mask=mask, init_image=init_image)
     evaluator = Evaluator(problem.loss_and_grads)
     if evaluator_hook:

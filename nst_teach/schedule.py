@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 from scipy.optimize import fmin_l_bfgs_b
 
+from . import images
 from .config import BOOK, min_size_for
 from .data import image_or_example
-from .optimize import Evaluator, Result, StopRun, _record_iteration, setup
+from .optimize import Evaluator, Result, StopRun, _progress_bar, _record_iteration, setup
 
 FAST_STAGES = ((0.25, 60), (0.5, 80), (1.0, 200))
 """(fraction of the height, L-BFGS evaluations) per stage; the last stage is full size.
@@ -56,32 +58,40 @@ def stage_heights(height, stages, layers, aspect=1.0):
     return [max(need, int(round(height * fraction))) for fraction, _ in stages]
 
 
-def coarse_to_fine(content, style, settings=BOOK, *, stages=FAST_STAGES, history_size=None,
+def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=None,
                   on_evaluation=None, target_loss=None, callback=None, mask=None,
-                  init_image=None, **changes):
+                  init_image=None, save_prefix=None, progress=False, evaluator_hook=None,
+                  **changes):
     """Stylise `content` with `style`: the book's loss, reached sooner.
 
     Same arguments as `nst_teach.transfer` for images, settings, `mask` and
     `init_image` (see `nst_teach.optimize.setup`); instead of
     `settings.iterations` x `settings.maxfun` restarted L-BFGS, runs one
     L-BFGS (history `history_size`, default `settings.lbfgs_history`) per
-    stage of `stages`, each ``(fraction of settings.height, evaluations)``,
-    upsampling the image between stages.
+    stage of `stages` (default `settings.stages`, else `FAST_STAGES`), each
+    ``(fraction of settings.height, evaluations)``, upsampling the image
+    between stages. `transfer` calls this when `settings.stages` is set.
 
     - `on_evaluation(stage_height, loss)` is called after every evaluation;
     - `target_loss`: stop as soon as the full-size loss is at or below it;
-    - `callback(stage, loss, image)` after each stage; a truthy return stops.
+    - `callback(stage, loss, image)` after each stage; a truthy return stops;
+    - `save_prefix`: save ``<save_prefix>_at_iteration_<stage>.png`` after each stage;
+    - `progress`: a progress bar over all the stages' evaluations;
+    - `evaluator_hook(evaluator)` at the start of each stage: ``evaluator.stop()`` ends the run.
 
     Returns a `nst_teach.optimize.Result` whose `history` is the full-size
     stage's (so its losses compare with the book's) and whose
     `stage_histories` lists every stage's `(height, History)`.
     """
     settings = settings.replace(**changes) if changes else settings
+    stages = stages or settings.stages or FAST_STAGES
     history_size = history_size or settings.lbfgs_history
     content = image_or_example(content)
     aspect = content.shape[1] / content.shape[0]
     heights = stage_heights(settings.height, stages, settings.layers, aspect)
-    x, shape, result, stage_histories = None, None, None, []
+    x, shape, result, stage_histories, saved = None, None, None, [], []
+    bar = _progress_bar(sum(n for _, n in stages)) if progress else None
+    reached = []  # the target loss, if one was given, was reached
     for index, ((_, evaluations), height) in enumerate(zip(stages, heights)):
         last = index == len(stages) - 1
         stage_settings = settings.replace(height=settings.height if last else height)
@@ -92,10 +102,16 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=FAST_STAGES, history
         def after_evaluation(n, evaluator=evaluator, stage_height=stage_height, last=last):
             if on_evaluation is not None:
                 on_evaluation(stage_height, evaluator.loss_value)
+            if bar is not None:
+                bar.set_postfix(height=stage_height, loss=f"{evaluator.loss_value:.4g}")
+                bar.update()
             if last and target_loss is not None and evaluator.loss_value <= target_loss:
+                reached.append(True)
                 evaluator.stop()
 
         evaluator.on_evaluation = after_evaluation
+        if evaluator_hook is not None:
+            evaluator_hook(evaluator)
         if x is None:
             start = problem.x0  # as `transfer`: the content image unless settings.init says
         else:
@@ -103,23 +119,28 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=FAST_STAGES, history
         begun = time.perf_counter()
         interrupted = False
         try:
-            x, _, _ = fmin_l_bfgs_b(evaluator.loss, start, fprime=evaluator.grads,
+            fmin_l_bfgs_b(evaluator.loss, start, fprime=evaluator.grads,
                                     maxfun=evaluations, m=history_size, factr=10.0, pgtol=0.0)
         except StopRun:
             pass
         except KeyboardInterrupt:  # Ctrl-C: keep the best image so far
             interrupted = True
-        x = evaluator.best_x if evaluator.best_x is not None else x
+        x = evaluator.best_x if evaluator.best_x is not None else start
         loss = evaluator.best_loss
         shape = problem.shape
         history = evaluator.history
         _record_iteration(history, float(loss), time.perf_counter() - begun)
         stage_histories.append((stage_height, history))
         image = problem.image(x)
-        stop = interrupted or (callback is not None and bool(callback(index, float(loss), image)))
+        if save_prefix is not None:
+            saved.append(images.save_image(image, Path(f"{save_prefix}_at_iteration_{index}.png")))
+        stop = (interrupted or (evaluator.stop_requested and not reached)
+                or (callback is not None and bool(callback(index, float(loss), image))))
         result = Result(image, history, settings, problem.backbone, problem.content,
-                        problem.style, stopped=stop)
-        if stop or evaluator.stop_requested:
+                        problem.style, saved=saved, stopped=stop)
+        if stop or reached:
             break
+    if bar is not None:
+        bar.close()
     result.stage_histories = stage_histories
     return result

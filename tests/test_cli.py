@@ -98,13 +98,17 @@ def test_beyond_the_book_flags(tmp_path, capsys):
     assert code == 2 and "1 mask(s) for 2 style image(s)" in capsys.readouterr().err
 
 
-def test_coarse_to_fine_flag(tmp_path, capsys):
+def test_coarse_to_fine_flags(tmp_path, capsys):
     out = tmp_path / "c.png"
     code = main(["transfer", "grace_hopper", "cubist", "-o", str(out), *TINY, "--height", "48",
-                 "--coarse-to-fine"])
-    assert code == 0
+                 "--stages", "0.5:2,1:3", "--save-every-iteration"])
+    assert code == 0, capsys.readouterr().err
     assert images.load_image(out).shape == (48, 40, 3)
+    assert images.load_image(tmp_path / "c_at_iteration_0.png").shape == (24, 20, 3)
     assert "done:" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["transfer", "grace_hopper", "cubist", "-o", str(out), "--stages", "half"])
+    assert "--stages takes FRACTION:EVALUATIONS pairs" in capsys.readouterr().err
 
 
 def test_threads_can_still_be_set_after_importing_nst_teach():

@@ -16,7 +16,7 @@ def test_every_example_is_an_rgb_image(name):
 
 
 def test_drawn_styles_are_deterministic_and_colourful():
-    for draw in (data.draw_cubist, data.draw_swirls):
+    for draw in (data.draw_cubist, data.draw_swirls, data.draw_mosaic, data.draw_pointillist):
         a, b = draw(size=(96, 64)), draw(size=(96, 64))
         np.testing.assert_array_equal(a, b)
         assert a.shape == (64, 96, 3) and a.std(axis=(0, 1)).min() > 20

@@ -6,7 +6,7 @@ import pytest
 from nst_teach import BOOK, data, images
 from nst_teach.backbones import load_backbone
 from nst_teach.features import compute_targets, feature_extractor
-from nst_teach.optimize import make_loss_and_grads, traced_step
+from nst_teach.optimize import make_loss_and_grads, traced_step, transfer
 from nst_teach.schedule import coarse_to_fine, stage_heights, upsample
 
 SMALL = BOOK.replace(height=32, backbone="random")
@@ -79,3 +79,27 @@ def test_coarse_to_fine_stops_at_the_target_loss(photo):
     settings = SMALL.replace(height=48)
     result = coarse_to_fine(photo, photo, settings, stages=((1.0, 30),), target_loss=np.inf)
     assert result.history.n_evaluations == 1
+
+
+def test_settings_stages_are_checked():
+    assert SMALL.replace(stages=[[0.5, 4], [1, 4]]).stages == ((0.5, 4), (1.0, 4))
+    for bad in (((1.0, 0),), ((0.5, 4),), ((1.0, 4), (0.5, 4)), ((0, 3), (1, 3)), "fast", ((1.0, 2.5),)):
+        with pytest.raises(ValueError, match="stage"):
+            SMALL.replace(stages=bad)
+
+
+def test_transfer_with_stages_goes_coarse_to_fine(photo, tmp_path):
+    settings = SMALL.replace(height=48, stages=((0.5, 3), (1.0, 3)))
+    seen = []
+    result = transfer(photo, data.example("swirls"), settings, save_prefix=tmp_path / "run",
+                      callback=lambda stage, loss, image: seen.append((stage, image.shape)))
+    assert [h for h, _ in result.stage_histories] == [24, 48]
+    assert seen == [(0, (24, 20, 3)), (1, (48, 41, 3))]
+    assert [p.name for p in result.saved] == ["run_at_iteration_0.png", "run_at_iteration_1.png"]
+    assert images.load_image(result.saved[1]).shape == (48, 41, 3) and not result.stopped
+
+
+def test_a_staged_run_stops_when_asked(photo):
+    settings = SMALL.replace(height=48, stages=((0.5, 20), (1.0, 20)))
+    result = transfer(photo, data.example("swirls"), settings, evaluator_hook=lambda e: e.stop())
+    assert result.stopped and len(result.stage_histories) == 1

@@ -1,0 +1,182 @@
+"""Quality benchmark: each preset's pictures, scored by a judge that no optimisation here sees.
+
+One command (from the repository root)::
+
+    python bench/quality.py                       # the bundled pairs, book vs painterly
+    python bench/quality.py --quick               # smoke test: two pairs, tiny sizes
+    python bench/quality.py --folder my_pairs/    # your own: my_pairs/content/*, my_pairs/style/*
+
+For every (photo, painting) pair and preset it runs the optimisation, then
+scores the picture with `nst_teach.judge` (a style embedding from a network
+that is not the backbone, SSIM of blurred luminance for the content, and the
+grain ratio), next to the two ends of each scale: the photo itself and the
+painting itself. It writes bench/results/quality.json, a gallery PNG and the
+tables of docs/quality.md (between the ``quality:begin``/``quality:end``
+markers; ``--no-doc`` leaves the doc alone).
+
+With ``--folder DIR``, every image in DIR/content is paired with every image
+in DIR/style; results go to DIR/results (the doc is not touched).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DOC = ROOT / "docs" / "quality.md"
+
+PAIRS = (
+    ("grace_hopper", "cubist"),
+    ("astronaut", "swirls"),
+    ("chelsea", "mosaic"),
+    ("coffee", "pointillist"),
+    ("rocket", "swirls"),
+)
+"""The bundled pairs: every photo our dependencies ship, every drawn style."""
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def folder_pairs(folder):
+    """Every (content, style) path pair of `folder`/content and `folder`/style."""
+    pick = lambda sub: sorted(p for p in (Path(folder) / sub).glob("*")  # noqa: E731
+                              if p.suffix.lower() in IMAGE_SUFFIXES)
+    contents, styles = pick("content"), pick("style")
+    if not contents or not styles:
+        raise SystemExit(f"{folder} needs images in content/ and in style/ (jpg, png, ...)")
+    return [(str(c), str(s)) for c in contents for s in styles]
+
+
+def short(name):
+    return Path(name).stem
+
+
+def run_pair(content, style, presets, height, backbone, out):
+    """Ends of the scales and one scored picture per preset, for one pair."""
+    import nst_teach as nst
+    from nst_teach import judge
+    from nst_teach.data import image_or_example
+
+    photo, painting = image_or_example(content), image_or_example(style)
+    row = {"content": short(content), "style": short(style), "ends": judge.ends(photo, painting),
+           "presets": {}}
+    for name in presets:
+        settings = nst.preset(name, backbone=backbone, **({"height": height} if height else {}))
+        began = time.perf_counter()
+        result = nst.transfer(photo, painting, settings)
+        seconds = time.perf_counter() - began
+        path = out / f"{row['content']}__{row['style']}__{name}.png"
+        nst.save_image(result.image, path)
+        row["presets"][name] = {**judge.scores(result.image, photo, painting),
+                                "seconds": seconds, "height": result.image.shape[0],
+                                "backbone": result.backbone, "image": str(path.relative_to(ROOT))
+                                if path.is_relative_to(ROOT) else str(path)}
+        print(f"  {name:10s} style {row['presets'][name]['style']:.3f}  content "
+              f"{row['presets'][name]['content']:.3f}  grain {row['presets'][name]['grain']:.2f}  "
+              f"{seconds:.0f} s", flush=True)
+    return row
+
+
+def calibrated(value, low, high):
+    """Where `value` sits between the two ends of a scale: 0 at `low`, 1 at `high`."""
+    return (value - low) / (high - low) if high != low else float("nan")
+
+
+def table(rows, presets):
+    """The markdown tables: per pair and preset, the raw and calibrated scores."""
+    lines = ["| photo | painting | preset | style | style (0 photo, 1 painting) | content "
+             "| content (0 painting, 1 photo) | grain | seconds |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in rows:
+        photo, painting = row["ends"]["photo"], row["ends"]["painting"]
+        lines.append(f"| {row['content']} | {row['style']} | *the photo* | {photo['style']:.3f} | 0 "
+                     f"| 1 | 1 | {photo['grain']:.2f} | |")
+        lines.append(f"| | | *the painting* | 1 | 1 | {painting['content']:.3f} | 0 "
+                     f"| {painting['grain']:.2f} | |")
+        for name in presets:
+            s = row["presets"][name]
+            lines.append(
+                f"| | | **{name}** | {s['style']:.3f} "
+                f"| {calibrated(s['style'], photo['style'], 1.0):.2f} | {s['content']:.3f} "
+                f"| {calibrated(s['content'], painting['content'], 1.0):.2f} | {s['grain']:.2f} "
+                f"| {s['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+def gallery(rows, presets, path):
+    """One row per pair: photo, painting, then each preset's picture with its scores."""
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    from nst_teach.data import image_or_example
+
+    columns = 2 + len(presets)
+    figure = Figure(figsize=(2.6 * columns, 2.6 * len(rows)), layout="constrained")
+    axes = figure.subplots(len(rows), columns, squeeze=False)
+    for ax_row, row in zip(axes, rows):
+        pictures = [(image_or_example(row["source"][0]), "photo"),
+                    (image_or_example(row["source"][1]), "painting")]
+        for name in presets:
+            s = row["presets"][name]
+            pictures.append((Image.open(ROOT / s["image"] if not Path(s["image"]).is_absolute()
+                                        else s["image"]),
+                             f"{name}: style {s['style']:.3f}\ncontent {s['content']:.2f}, "
+                             f"grain {s['grain']:.2f}"))
+        for ax, (picture, title) in zip(ax_row, pictures):
+            ax.imshow(picture)
+            ax.set_title(title, fontsize=8)
+            ax.axis("off")
+    figure.savefig(path, dpi=90)
+    return path
+
+
+def write_doc(text):
+    doc = DOC.read_text()
+    begin, end = "<!-- quality:begin -->", "<!-- quality:end -->"
+    head, rest = doc.split(begin)
+    _, tail = rest.split(end)
+    DOC.write_text(f"{head}{begin}\n{text}\n{end}{tail}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", default="book,painterly", help="comma-separated preset names")
+    parser.add_argument("--height", type=int, help="working height (default: each preset's own)")
+    parser.add_argument("--backbone", default="auto", help="auto, vgg19, hed-vgg16 (default auto)")
+    parser.add_argument("--folder", help="your own pairs: FOLDER/content/* x FOLDER/style/*")
+    parser.add_argument("--quick", action="store_true", help="smoke test: two pairs at 64 px")
+    parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/quality.md")
+    args = parser.parse_args(argv)
+
+    presets = args.presets.split(",")
+    pairs = folder_pairs(args.folder) if args.folder else PAIRS[:2] if args.quick else PAIRS
+    height = 64 if args.quick else args.height
+    out = Path(args.folder) / "results" if args.folder else ROOT / "bench" / "results" / "quality"
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for content, style in pairs:
+        print(f"{short(content)} x {short(style)}", flush=True)
+        rows.append({**run_pair(content, style, presets, height, args.backbone, out),
+                     "source": (content, style)})
+    results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+               "presets": presets, "height": height, "rows": rows}
+    (out / "quality.json").write_text(json.dumps(results, indent=1))
+    gallery_path = gallery(rows, presets, out / "gallery.png")
+    text = table(rows, presets)
+    print(text)
+    print(f"gallery: {gallery_path}")
+    if not (args.folder or args.quick or args.no_doc):
+        write_doc(text)
+
+
+if __name__ == "__main__":
+    main()
