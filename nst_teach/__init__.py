@@ -27,7 +27,7 @@ if tf.config.threading.get_inter_op_parallelism_threads() == 0:
         pass
 
 from .backbones import WeightsUnavailable, load_backbone
-from .config import BOOK, QUICK, Settings, preset
+from .config import BOOK, PAINTERLY, QUICK, Settings, preset
 from .features import Targets, compute_targets, feature_extractor
 from .images import ImageError, deprocess, load_image, preprocess, resize, save_image
 from .losses import content_loss, gram_matrix, style_loss, total_variation_loss, weighted_losses

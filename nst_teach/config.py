@@ -172,11 +172,50 @@ BOOK = Settings()
 QUICK = Settings(height=192, iterations=10, resample="bicubic")
 """A fast look at a result on a laptop CPU: about a minute."""
 
-PRESETS = {"book": BOOK, "quick": QUICK}
+PAINTERLY = {
+    # Measured here with bench/quality.py (docs/quality.md).
+    "hed-vgg16": Settings(
+        backbone="hed-vgg16", height=512, resample="lanczos", normalization="paper",
+        content_layer="block4_conv2", content_weight=0.1, style_weight=100.0,
+        style_layer_weights=(1.0, 1.0, 4.0, 30.0, 100.0),
+        stages=((0.25, 150), (0.5, 150), (1.0, 200)),
+    ),
+    # Not measured here (no ImageNet weights offline): jcjohnson/neural-style's published
+    # defaults (content 5 at relu4_2, style 100, Grams divided by C*H*W) in this loss's units
+    # for a 512 x 683 image; see docs/quality.md.
+    "vgg19": Settings(
+        backbone="vgg19", height=512, resample="lanczos", normalization="paper",
+        content_layer="block4_conv2", content_weight=1.8e-6, style_weight=1.0,
+        style_layer_weights=(0.488, 0.122, 0.0305, 0.00763, 0.00763), tv_weight=3e-4,
+        stages=((0.25, 150), (0.5, 150), (1.0, 200)),
+    ),
+}
+"""The best pictures we can make in about the book's time, per backbone (docs/quality.md)."""
+
+PAINTERLY_QUICK = {name: settings.replace(height=256, stages=((0.5, 100), (1.0, 100)))
+                   for name, settings in PAINTERLY.items()}
+"""`PAINTERLY` at 256 px: about a minute on two CPU cores (the README's main job)."""
+
+PRESETS = {"book": BOOK, "quick": QUICK, "painterly": PAINTERLY, "painterly-quick": PAINTERLY_QUICK}
 
 
 def preset(name, **changes):
-    """The named preset (`"book"` or `"quick"`), with optional changes."""
+    """The named preset (see `PRESETS`), with optional changes; taught in notebook 09.
+
+    ``"painterly"`` and ``"painterly-quick"`` hold one set of values per backbone:
+    the one for ``changes["backbone"]`` is used, and with ``"auto"`` (the
+    default) the one for the backbone that ``"auto"`` will pick (VGG19 when its
+    weights are at hand, otherwise hed-vgg16); the backbone stays as asked.
+    """
     if name not in PRESETS:
         raise ValueError(f"preset must be one of {tuple(PRESETS)}, got {name!r}")
-    return PRESETS[name].replace(**changes)
+    chosen = PRESETS[name]
+    if isinstance(chosen, dict):
+        backbone = changes.get("backbone", "auto")
+        if backbone == "auto":
+            from .backbones import vgg19_available
+
+            backbone = "vgg19" if vgg19_available(changes.get("weights")) else "hed-vgg16"
+        chosen = chosen.get(backbone, chosen["vgg19"])  # "random" is VGG19 too
+        changes.setdefault("backbone", "auto")
+    return chosen.replace(**changes)

@@ -42,3 +42,21 @@ def test_preset_applies_changes_and_rejects_unknown_names():
     assert preset("quick", height=64).height == 64
     with pytest.raises(ValueError, match="preset must be one of"):
         preset("fancy")
+
+
+def test_painterly_presets_pick_the_values_of_the_backbone(monkeypatch):
+    from nst_teach import backbones
+    from nst_teach.config import PAINTERLY
+
+    assert preset("painterly", backbone="hed-vgg16") == PAINTERLY["hed-vgg16"]
+    assert preset("painterly", backbone="random").content_weight == PAINTERLY["vgg19"].content_weight
+    monkeypatch.setattr(backbones, "vgg19_available", lambda weights=None: False)
+    offline = preset("painterly-quick")
+    assert offline.backbone == "auto" and offline.height == 256
+    assert offline.style_layer_weights == PAINTERLY["hed-vgg16"].style_layer_weights
+    monkeypatch.setattr(backbones, "vgg19_available", lambda weights=None: True)
+    assert preset("painterly").content_weight == PAINTERLY["vgg19"].content_weight
+    with pytest.raises(ValueError, match="backbone must be one of"):
+        preset("painterly", backbone="resnet")
+    for settings in (*PAINTERLY.values(), preset("painterly-quick", backbone="vgg19")):
+        assert settings.stages[-1][0] == 1.0 and settings.resample != "nearest"
