@@ -29,7 +29,7 @@ from PIL import Image
 
 from . import data, images
 from .config import (BACKBONES, COLOUR_MODES, INITS, NORMALIZATIONS, OPTIMIZERS, POOLINGS,
-                     QUICK, Settings)
+                     PRESETS, QUICK, preset)
 from .optimize import transfer
 from .plotting import plot_loss_history
 
@@ -101,12 +101,13 @@ class Playground:
     """Controls for one style-transfer run, live feedback, and the runs so far.
 
     `settings` gives the starting values (default: `QUICK` on the offline
-    backbone); finished runs are kept in `results` and saved into `results_dir`
-    by the Save button.
+    backbone); the preset menu replaces them. Fields without a control keep
+    their value from there. Finished runs are kept in `results` and saved into
+    `results_dir` by the Save button.
     """
 
     def __init__(self, settings=None, results_dir="playground-results"):
-        settings = settings or QUICK.replace(backbone="hed-vgg16")
+        self.base = settings or QUICK.replace(backbone="hed-vgg16")
         self.results_dir = Path(results_dir)
         self.uploads = {}
         self.results = []
@@ -114,7 +115,8 @@ class Playground:
         self._thread = None
         self._evaluator = None
         self._stop_requested = False
-        self._build_controls(settings)
+        self._unit = "iteration"
+        self._build_controls(self.base)
         self._build_outputs()
         self.widget = self._layout()
 
@@ -132,7 +134,7 @@ class Playground:
         self.height = w.IntSlider(value=s.height, min=32, max=800, step=16, description="height")
         self.iterations = w.IntSlider(value=s.iterations, min=1, max=50, description="iterations")
         self.maxfun = w.IntSlider(value=s.maxfun, min=1, max=100, description="maxfun")
-        self.content_weight = _log_slider("content w", s.content_weight, -5, 3)
+        self.content_weight = _log_slider("content w", s.content_weight, -7, 3)
         self.style_weight = _log_slider("style w", s.style_weight, -4, 4)
         self.tv_weight = _log_slider("TV w", s.tv_weight, -8, 0)
         self.backbone = w.Dropdown(options=BACKBONES, value=s.backbone, description="backbone")
@@ -145,6 +147,9 @@ class Playground:
                                              rows=8, description="style layers")
         self.backbone.observe(self._on_backbone, "value")
         self.seed = w.IntText(value=s.seed, description="seed")
+        self.preset = w.Dropdown(options=("(as given)", *PRESETS), value="(as given)",
+                                 description="preset")
+        self.preset.observe(self._on_preset, "value")
         self._build_beyond(s)
         self.run_button = w.Button(description="Run", button_style="success", icon="play")
         self.stop_button = w.Button(description="Stop", button_style="danger", icon="stop",
@@ -153,7 +158,8 @@ class Playground:
         self.stop_button.on_click(lambda _: self.stop())
         for control in (self.content, self.style, self.height, self.iterations, self.maxfun,
                         self.content_weight, self.style_weight, self.tv_weight, self.backbone,
-                        self.normalization, self.content_layer, self.style_layers, self.seed):
+                        self.normalization, self.content_layer, self.style_layers, self.seed,
+                        self.preset):
             control.style.description_width = "100px"  # long enough for every label
 
     def _build_beyond(self, s):
@@ -187,7 +193,8 @@ class Playground:
 
     def _layout(self):
         pictures = w.VBox([self.content, self.content_upload, self.style, self.style_upload])
-        sizes = w.VBox([self.height, self.iterations, self.maxfun, self.seed, self.backbone])
+        sizes = w.VBox([self.preset, self.height, self.iterations, self.maxfun, self.seed,
+                        self.backbone])
         weights = w.VBox([self.content_weight, self.style_weight, self.tv_weight,
                           self.normalization])
         layers = w.VBox([self.content_layer, self.style_layers])
@@ -215,6 +222,16 @@ class Playground:
         self.content_layer.options, self.content_layer.value = names, content
         self.style_layers.options, self.style_layers.value = names, style
 
+    def _on_preset(self, change):
+        if change.new not in PRESETS:
+            return
+        self.base = preset(change.new, backbone=self.backbone.value)
+        for name in CONTROLLED:
+            if name != "backbone":
+                getattr(self, name).value = getattr(self.base, name)
+        self.message.value = (f"coarse to fine: {_stages_text(self.base.stages)} "
+                              "(iterations and maxfun are not used)" if self.base.stages else "")
+
     def _on_upload(self, change, target):
         for item in change.new:
             try:
@@ -233,17 +250,15 @@ class Playground:
         return self.uploads[name] if name.startswith(UPLOAD) else data.example(name)
 
     def settings(self):
-        """The `Settings` the controls describe (raises `ValueError` if invalid)."""
-        return Settings(
-            height=self.height.value, iterations=self.iterations.value,
-            maxfun=self.maxfun.value, content_weight=self.content_weight.value,
-            style_weight=self.style_weight.value, tv_weight=self.tv_weight.value,
-            content_layer=self.content_layer.value, style_layers=self.style_layers.value,
-            normalization=self.normalization.value, backbone=self.backbone.value,
-            seed=self.seed.value, resample="bicubic", preserve_colour=self.preserve_colour.value,
-            init=self.init.value, style_scale=self.style_scale.value, pooling=self.pooling.value,
-            optimizer=self.optimizer.value,
-        )
+        """The `Settings` the controls describe (raises `ValueError` if invalid).
+
+        The preset (or the settings given) with each control's value in place:
+        a field without a control keeps its value.
+        """
+        changes = {name: getattr(self, name).value for name in CONTROLLED}
+        if changes["style_layers"] != self.base.style_layers:
+            changes["style_layer_weights"] = None  # one weight per layer no longer fits
+        return self.base.replace(**changes)
 
     def apply_fast_model(self):
         """Stylise the content image with a trained feed-forward network (notebook 08)."""
@@ -280,7 +295,9 @@ class Playground:
             return
         self.message.value = ""
         self._stop_requested, self._evaluator = False, None
-        self.progress.max, self.progress.value = settings.iterations, 0
+        self.progress.max = len(settings.stages) if settings.stages else settings.iterations
+        self.progress.value = 0
+        self._unit = "stage" if settings.stages else "iteration"
         self.status.value = "loading the network and computing the targets…"
         self._set_running(True)
         names = (self.content.value, self.style.value)
@@ -325,7 +342,7 @@ class Playground:
         self.plot.value = loss_plot_png(history)
         self.progress.value = iteration + 1
         self.status.value = (
-            f"iteration {iteration + 1}/{self.progress.max} · "
+            f"{self._unit} {iteration + 1}/{self.progress.max} · "
             f"{history.iteration_seconds[-1]:.2f} s per iteration · loss {loss:.4g}"
         )
         return self._stop_requested
@@ -346,7 +363,8 @@ class Playground:
         text = (
             f"<b>run {number}</b> ({result.backbone}{', stopped' if result.stopped else ''})<br>"
             f"{html.escape(names[0])} × {html.escape(names[1])}<br>"
-            f"height {s.height}, {s.iterations}×{s.maxfun} evals<br>"
+            f"height {s.height}, "
+            f"{_stages_text(s.stages) if s.stages else f'{s.iterations}×{s.maxfun} evals'}<br>"
             f"content {s.content_weight:.1e} · style {s.style_weight:.1e} · TV {s.tv_weight:.1e}<br>"
             f"{s.content_layer} / {len(s.style_layers)} style layers, {s.normalization}, "
             f"seed {s.seed}<br>{_beyond_summary(s)}final loss {result.loss if result.loss is None else f'{result.loss:.4g}'}"
@@ -376,6 +394,16 @@ class Playground:
         self.message.value = (
             f'<div style="color:#b00020"><b>Problem:</b> {html.escape(str(error))}</div>'
         )
+
+
+CONTROLLED = ("height", "iterations", "maxfun", "content_weight", "style_weight", "tv_weight",
+              "content_layer", "style_layers", "normalization", "backbone", "seed",
+              "preserve_colour", "init", "style_scale", "pooling", "optimizer")
+"""The `Settings` fields that have a control (named like the field)."""
+
+
+def _stages_text(stages):
+    return ", ".join(f"{evaluations} evaluations at {fraction:g}" for fraction, evaluations in stages)
 
 
 def _beyond_summary(settings):

@@ -214,3 +214,30 @@ def test_fast_model_is_applied_and_bad_files_are_reported(tmp_path):
     assert playground.message.value == "" and "applied net.keras" in playground.status.value
     shown = decoded(playground.image.value)
     assert shown.shape[0] == 32 and shown.shape[2] == 3
+
+
+def test_fields_without_a_control_keep_their_value():
+    from nst_teach import QUICK
+
+    given = QUICK.replace(weights="vgg19.h5", lbfgs_history=50, convolution="direct",
+                          backbone="hed-vgg16")
+    playground = Playground(given)
+    playground.seed.value = 3
+    assert playground.settings() == given.replace(seed=3)
+
+
+def test_the_preset_menu_sets_every_control_and_the_rest(tmp_path):
+    from nst_teach.config import PAINTERLY_QUICK
+
+    playground = Playground(results_dir=tmp_path)
+    for name in ("book", "painterly-quick"):
+        playground.preset.value = name
+        expected = PAINTERLY_QUICK["hed-vgg16"] if name != "book" else optimize.BOOK
+        assert playground.settings() == expected.replace(backbone="hed-vgg16")
+    assert "coarse to fine" in playground.message.value
+    playground.backbone.value = "random"
+    playground.height.value = 32
+    playground.run_button.click()
+    result = playground.wait(timeout=300)
+    assert [h for h, _ in result.stage_histories][-1] == 32 and len(result.stage_histories) == 2
+    assert playground.progress.value == playground.progress.max == 2
