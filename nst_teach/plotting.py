@@ -6,6 +6,8 @@ notebooks 02 to 07.
 
 from __future__ import annotations
 
+import math
+
 from .optimize import COMPONENTS
 
 COLOURS = {"total": "black", "content": "tab:blue", "style": "tab:red", "tv": "tab:green"}
@@ -25,7 +27,7 @@ def plot_loss_history(history, ax=None, title="Loss during the optimisation"):
     evaluations = range(1, history.n_evaluations + 1)
     for name in COMPONENTS:
         values = history.evaluations[name]
-        if any(v > 0 for v in values):
+        if any(0 < v < math.inf for v in values):
             ax.plot(evaluations, values, color=COLOURS[name], label=LABELS[name],
                     linewidth=2 if name == "total" else 1.2)
     for end in history.iteration_evaluations[:-1]:
@@ -33,21 +35,26 @@ def plot_loss_history(history, ax=None, title="Loss during the optimisation"):
     ax.set_yscale("log")
     # The content loss starts at exactly 0 (we start from the content image):
     # keep the log axis on the range where the total loss lives.
-    ax.set_ylim(bottom=1e-3 * min(history.evaluations["total"], default=1.0))
+    totals = [v for v in history.evaluations["total"] if 0 < v < math.inf]
+    ax.set_ylim(bottom=1e-3 * min(totals, default=1.0))
     ax.set_xlabel("loss evaluation")
     ax.set_ylabel("weighted loss")
     ax.set_title(title)
-    ax.legend(loc="upper right")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right")
     return ax
 
 
 def save_loss_plot(history, path, title="Loss during the optimisation"):
-    """Write `plot_loss_history` to a PNG file without needing a display."""
+    """Write `plot_loss_history` to a PNG file without needing a display, atomically."""
     from matplotlib.figure import Figure
+
+    from .images import atomic_write
 
     figure = Figure(figsize=(7, 4), layout="constrained")
     plot_loss_history(history, figure.add_subplot(), title)
-    figure.savefig(path, dpi=100)
+    with atomic_write(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=100)
     return path
 
 

@@ -18,12 +18,12 @@ import math
 import time
 
 import numpy as np
-import tensorflow as tf
 from scipy.optimize import fmin_l_bfgs_b
 
+from .tensorflow_setup import tf
 from .config import BOOK, min_size_for
 from .data import image_or_example
-from .optimize import Evaluator, Result, StopRun, _record_iteration, setup
+from .optimize import Evaluator, LossNotFinite, Result, StopRun, _record_iteration, setup
 
 FAST_STAGES = ((0.25, 60), (0.5, 80), (1.0, 200))
 """(fraction of the height, L-BFGS evaluations) per stage; the last stage is full size.
@@ -85,7 +85,13 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=FAST_STAGES, history
     for index, ((_, evaluations), height) in enumerate(zip(stages, heights)):
         last = index == len(stages) - 1
         stage_settings = settings.replace(height=settings.height if last else height)
-        problem = setup(content, style, stage_settings, mask=mask, init_image=init_image)
+        try:
+            problem = setup(content, style, stage_settings, mask=mask, init_image=init_image)
+        except KeyboardInterrupt:  # Ctrl-C between stages: keep the last stage's image
+            if result is None:
+                raise
+            result.stopped = True
+            break
         stage_height = problem.shape[1]
         evaluator = Evaluator(problem.loss_and_grads)
 
@@ -109,6 +115,11 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=FAST_STAGES, history
             pass
         except KeyboardInterrupt:  # Ctrl-C: keep the best image so far
             interrupted = True
+        except LossNotFinite as error:
+            best = evaluator.best_x
+            error.image = problem.image(best) if best is not None else result and result.image
+            error.history = evaluator.history
+            raise
         x = evaluator.best_x if evaluator.best_x is not None else x
         loss = evaluator.best_loss
         shape = problem.shape
