@@ -234,7 +234,7 @@ def is_user_error(error):
     """Errors that a user's input or machine caused: one line, no traceback."""
     backbones = sys.modules.get("nst_teach.backbones")  # not imported for an early error
     extra = (backbones.WeightsUnavailable,) if backbones else ()
-    return isinstance(error, (ValueError, OSError, MemoryError, *extra))  # ImageError is a ValueError
+    return isinstance(error, (ValueError, OSError, *extra))  # ImageError, RunTooLarge: ValueErrors
 
 
 class Signals:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import os
 import re
 from dataclasses import dataclass
 
@@ -132,6 +133,8 @@ class Settings:
             raise ValueError(
                 f"backbone must be one of {BACKBONES}, got {self.backbone!r}"
             )
+        if self.weights is not None and not isinstance(self.weights, (str, os.PathLike)):
+            raise ValueError(f"weights must be the path of a .h5 file, got {self.weights!r}")
         if self.weights is not None and self.backbone not in ("auto", "vgg19"):
             raise ValueError(
                 f"weights (a VGG19 weights file) only applies to backbone 'vgg19' or 'auto', "

@@ -15,6 +15,10 @@ import os
 
 from .config import VGG_LAYERS
 
+class RunTooLarge(ValueError):
+    """A run that would need more memory than `Settings.memory_limit_gb` allows."""
+
+
 CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}  # per VGG block
 
 BYTES_PER_ACTIVATION = 12
@@ -60,14 +64,14 @@ def limit_gb(settings):
 
 
 def check_memory(size, settings):
-    """Raise `MemoryError` if a run at `size` = (height, width) would need more than the limit."""
+    """Raise `RunTooLarge` if a run at `size` = (height, width) would need more than the limit."""
     height, width = size
     needed, limit = estimate_gb(height, width, settings.layers), limit_gb(settings)
     if needed <= limit:
         return
     shrink = math.sqrt(max(limit - FIXED_GB, 0) / (needed - FIXED_GB))
     fits = max(1, int(height * shrink * 0.98))
-    raise MemoryError(
+    raise RunTooLarge(
         f"a {width}x{height} px working image needs about {needed:.1f} GB, more than the limit "
         f"of {limit:.1f} GB (memory_limit_gb, --memory-limit): use a height of at most {fits} px"
         + (", or a less elongated image" if max(height, width) > 20 * min(height, width) else "")
