@@ -96,19 +96,18 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 def _vgg19_from_file(path):
     """VGG19 with the weights of a local .h5 file; errors name the file and the option."""
-    where = f"the weights file {str(path)!r} (weights=... / --weights)"
+    where = f"{str(path)!r} (weights=... / --weights)"
     if not path.is_file():
-        raise WeightsUnavailable(f"no file at {where}. " + how_to_get_vgg19())
+        raise WeightsUnavailable(f"no weights file at {where}. " + how_to_get_vgg19())
     with open(path, "rb") as file:
         if file.read(8) != HDF5_SIGNATURE:
             raise WeightsUnavailable(
-                f"{where} is not an HDF5 (.h5) file. Give Keras' {VGG19_WEIGHTS_FILE}. "
-                + how_to_get_vgg19())
+                f"the weights file {where} is not an HDF5 (.h5) file. " + how_to_get_vgg19())
     try:
         return keras.applications.VGG19(weights=str(path), include_top=False)
     except (OSError, ValueError, KeyError) as error:
         raise WeightsUnavailable(
-            f"cannot load {where}: {error}. It may be truncated or hold another network; "
+            f"cannot load the weights file {where}: {error}. It may be truncated or hold another network; "
             f"give Keras' {VGG19_WEIGHTS_FILE}."
         ) from None
 

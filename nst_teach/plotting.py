@@ -83,18 +83,31 @@ def _grid(n, columns, size):
     return axes
 
 
-def feature_map_grid(features, channels=6, size=1.6):
-    """A row per layer showing the first `channels` feature maps (notebook 02).
+def most_active_channels(feature_map, count):
+    """The `count` channels of an (h, w, C) map with the largest mean activation, strongest first.
 
-    `features` maps layer names to arrays of shape (1, h, w, C). Each map is
-    scaled on its own, so a weak channel is as visible as a strong one.
+    After ReLU many channels of a deep layer are zero everywhere for a given
+    picture; showing those would teach nothing (notebook 02).
+    """
+    import numpy as np
+
+    return np.argsort(-np.asarray(feature_map).mean(axis=(0, 1)), kind="stable")[:count]
+
+
+def feature_map_grid(features, channels=6, size=1.6):
+    """A row per layer showing its `channels` most active feature maps (notebook 02).
+
+    `features` maps layer names to arrays of shape (1, h, w, C). Each row shows
+    the channels with the largest mean activation for this picture, strongest
+    first (see `most_active_channels`). Each map is scaled on its own, so a
+    weak channel is as visible as a strong one.
     """
     import numpy as np
 
     axes = _grid(len(features) * channels, channels, size)
     for row, (name, value) in zip(axes, features.items()):
         value = np.asarray(value)[0]
-        for k, ax in enumerate(row):
+        for k, ax in zip(most_active_channels(value, channels), row):
             ax.imshow(value[..., k], cmap="viridis")
             ax.set_xticks([]), ax.set_yticks([])
             ax.set_title(f"channel {k}", fontsize=8)
