@@ -322,7 +322,8 @@ def run_transfer(args, signals):
         signals.hold()
         kept = ""
         if error.image is not None:
-            kept = f"; the last image with a finite loss is at {save_result(error.image, output.with_name(output.stem + '_last_finite' + output.suffix))}"
+            last = output.with_name(f"{output.stem}_last_finite{output.suffix}")
+            kept = f"; the last image with a finite loss is at {save_result(error.image, last)}"
         print(f"nst-teach: error: {error}{kept}", file=sys.stderr)
         return 1
     signals.hold()  # from here on a signal waits until the result is saved
