@@ -2,36 +2,46 @@
 
 A small helper library for the course notebooks; each helper's docstring names
 the notebook that teaches it.
+
+The names below are imported on first use, so ``import nst_teach`` and the
+command line's ``--help`` do not wait for TensorFlow (see
+`nst_teach.tensorflow_setup`, which also sets TensorFlow up quietly). In a
+notebook, though, importing nst_teach starts TensorFlow at once, so that a
+later ``import tensorflow`` shows none of its start-up lines (notebook 01).
 """
 
-import os
-
-# TensorFlow's start-up chatter (oneDNN, CUDA, CPU flags) confuses students;
-# set TF_CPP_MIN_LOG_LEVEL yourself to see it again.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import tensorflow as tf  # noqa: E402
-
-# Repeatable runs. With the Winograd graph (nst_teach.winograd), ops running
-# side by side made the gradient differ in its last bits from one run to the
-# next (about one evaluation in eight; a scheduling effect we have not pinned
-# down), and L-BFGS grows such bits into visibly different images. With one
-# inter-op thread, runs repeat bit for bit at about the same speed: each op still
-# uses every core (docs/benchmarks.md, thread pools). This only takes effect
-# if TensorFlow has not run anything before nst_teach is imported, and leaves
-# a number you set yourself alone.
-if tf.config.threading.get_inter_op_parallelism_threads() == 0:
-    try:
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass
-
-from .backbones import WeightsUnavailable, load_backbone
-from .config import BOOK, PAINTERLY, QUICK, Settings, preset
-from .features import Targets, compute_targets, feature_extractor
-from .images import ImageError, deprocess, load_image, preprocess, resize, save_image
-from .losses import content_loss, gram_matrix, style_loss, total_variation_loss, weighted_losses
-from .optimize import Evaluator, History, Result, StopRun, setup, transfer
-from .schedule import coarse_to_fine
+import importlib
+import sys
 
 __version__ = "0.1.0"
+
+_PUBLIC = {  # name -> the module that defines it
+    "WeightsUnavailable": "backbones", "load_backbone": "backbones",
+    "BOOK": "config", "PAINTERLY": "config", "QUICK": "config", "Settings": "config", "preset": "config",
+    "Targets": "features", "compute_targets": "features", "feature_extractor": "features",
+    "ImageError": "images", "deprocess": "images", "load_image": "images",
+    "preprocess": "images", "resize": "images", "save_image": "images",
+    "content_loss": "losses", "gram_matrix": "losses", "style_loss": "losses",
+    "total_variation_loss": "losses", "weighted_losses": "losses",
+    "Evaluator": "optimize", "History": "optimize", "LossNotFinite": "optimize",
+    "Result": "optimize", "StopRun": "optimize", "setup": "optimize", "transfer": "optimize",
+    "coarse_to_fine": "schedule",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'nst_teach' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_PUBLIC))
+
+
+if "ipykernel" in sys.modules:
+    from . import tensorflow_setup  # noqa: F401

@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
-import keras
+from .tensorflow_setup import keras
 
 VGG19_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 VGG19_WEIGHTS_URL = (
@@ -82,16 +82,34 @@ def vgg19(weights="imagenet", seed=0):
         keras.utils.set_random_seed(seed)
         return keras.applications.VGG19(weights=None, include_top=False)
     if weights != "imagenet":
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            raise WeightsUnavailable(f"no weights file at {str(path)!r}. " + how_to_get_vgg19())
-        return keras.applications.VGG19(weights=str(path), include_top=False)
+        return _vgg19_from_file(Path(weights).expanduser())
     if not vgg19_weights_path().is_file() and not can_download():
         raise WeightsUnavailable(
             f"VGG19 ImageNet weights ({VGG19_WEIGHTS_FILE}) are not cached and cannot be "
             "downloaded (no internet). " + how_to_get_vgg19()
         )
     return keras.applications.VGG19(weights="imagenet", include_top=False)
+
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _vgg19_from_file(path):
+    """VGG19 with the weights of a local .h5 file; errors name the file and the option."""
+    where = f"{str(path)!r} (weights=... / --weights)"
+    if not path.is_file():
+        raise WeightsUnavailable(f"no weights file at {where}. " + how_to_get_vgg19())
+    with open(path, "rb") as file:
+        if file.read(8) != HDF5_SIGNATURE:
+            raise WeightsUnavailable(
+                f"the weights file {where} is not an HDF5 (.h5) file. " + how_to_get_vgg19())
+    try:
+        return keras.applications.VGG19(weights=str(path), include_top=False)
+    except (OSError, ValueError, KeyError) as error:
+        raise WeightsUnavailable(
+            f"cannot load the weights file {where}: {error}. It may be truncated or hold another network; "
+            f"give Keras' {VGG19_WEIGHTS_FILE}."
+        ) from None
 
 
 def hed_vgg16():
@@ -135,9 +153,8 @@ def load_backbone(name="auto", weights=None, seed=0, pooling="max"):
             name = "vgg19"
         else:
             warnings.warn(
-                "VGG19 ImageNet weights are not available, so nst-teach uses the offline "
-                "backbone hed-vgg16 (VGG16 fine-tuned for edge detection): results will "
-                "differ from the book's. To get VGG19: " + how_to_get_vgg19(),
+                "no VGG19 ImageNet weights here: using the offline backbone hed-vgg16, so "
+                "results differ from the book's (`nst-teach weights` says how to get VGG19)",
                 stacklevel=2,
             )
             name = "hed-vgg16"

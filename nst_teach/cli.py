@@ -2,24 +2,42 @@
 and fast style transfer: `nst-teach train-fast`, `nst-teach apply-fast`.
 
 Run `nst-teach --help`, or `python -m nst_teach --help`.
+
+The arguments are parsed, and argument errors reported, before TensorFlow is
+imported: `--help` answers at once. TensorFlow's start-up log lines are
+hidden (see `nst_teach.tensorflow_setup`); `--verbose` shows them.
+SIGINT (Ctrl-C), SIGTERM and SIGHUP end a run the same way: the best image so
+far and the loss curve are written, and the exit status is 128 + the signal's
+number (130 for Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
 
-from . import backbones, data
-from .backbones import WeightsUnavailable
-from .config import (BACKBONES, COLOUR_MODES, CONVOLUTIONS, INITS, NORMALIZATIONS, OPTIMIZERS,
-                     POOLINGS, PRESETS, RESAMPLE, preset)
-from .images import ImageError, save_image
-from .optimize import transfer
-from .schedule import FAST_STAGES
-from .plotting import save_loss_plot
+from .config import (BACKBONES, COLOUR_MODES, CONVOLUTIONS, FAST_STAGES, INITS, NORMALIZATIONS,
+                     OPTIMIZERS, POOLINGS, PRESETS, RESAMPLE, preset)
+
+
+def comma_list(text):
+    """`--style-layers a,b`: the names, empty ones dropped."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def comma_numbers(text):
+    """`--style-blend 0.7,0.3`: the numbers, or an error naming what is wrong."""
+    try:
+        return tuple(float(item) for item in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers such as 0.7,0.3, got {text!r}") from None
 
 
 def parse_stages(text):
@@ -39,7 +57,7 @@ SETTING_FLAGS = {  # flag -> (Settings field, type, help)
     "--style-weight": ("style_weight", float, "book: 1.0"),
     "--tv-weight": ("tv_weight", float, "total-variation weight (book: 1e-4)"),
     "--content-layer": ("content_layer", str, "book: block5_conv2"),
-    "--style-layers": ("style_layers", lambda s: tuple(filter(None, s.split(","))),
+    "--style-layers": ("style_layers", comma_list,
                        "comma-separated (book: block1_conv1,...,block5_conv1)"),
     "--normalization": ("normalization", str, f"style-loss divisor, one of {NORMALIZATIONS}"),
     "--backbone": ("backbone", str, f"one of {BACKBONES} (default auto)"),
@@ -49,9 +67,9 @@ SETTING_FLAGS = {  # flag -> (Settings field, type, help)
     # Beyond the book:
     "--preserve-colour": ("preserve_colour", str, f"keep the content's colours: one of {COLOUR_MODES}"),
     "--style-scale": ("style_scale", float, "style image size relative to the content (default 1)"),
-    "--style-blend": ("style_blend", lambda s: tuple(float(w) for w in s.split(",")),
+    "--style-blend": ("style_blend", comma_numbers,
                       "comma-separated weight per style image, e.g. 0.7,0.3"),
-    "--style-layer-weights": ("style_layer_weights", lambda s: tuple(float(w) for w in s.split(",")),
+    "--style-layer-weights": ("style_layer_weights", comma_numbers,
                               "comma-separated factor per style layer (default all 1)"),
     "--pooling": ("pooling", str, f"backbone pooling, one of {POOLINGS} (book: max)"),
     "--optimizer": ("optimizer", str, f"one of {OPTIMIZERS} (book: restarted L-BFGS)"),
@@ -62,6 +80,8 @@ SETTING_FLAGS = {  # flag -> (Settings field, type, help)
     "--stages": ("stages", parse_stages,
                  "coarse to fine: FRACTION:EVALUATIONS per stage, e.g. 0.25:60,0.5:80,1:200 "
                  "(ignores --iterations, --maxfun, --optimizer)"),
+    "--memory-limit": ("memory_limit_gb", float, "refuse runs estimated to need more GB "
+                       "(default: 3/4 of this machine's memory)"),
 }
 
 
@@ -71,8 +91,11 @@ def build_parser():
         description="Neural style transfer as in Deep Learning with Python, section 8.3.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up log lines")
 
-    run = commands.add_parser("transfer", help="stylise a content image with a style image")
+    run = commands.add_parser("transfer", parents=[common],
+                              help="stylise a content image with a style image")
     run.add_argument("content", help="image file, or an example name (see: nst-teach examples)")
     run.add_argument("style", nargs="+", help="image file(s) or example name(s); several are blended")
     run.add_argument("-o", "--output", required=True, help="where to write the result (.png)")
@@ -92,9 +115,10 @@ def build_parser():
                      help="also save OUTPUT_at_iteration_<i>.png after each iteration")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    commands.add_parser("weights", help="where the backbone weights are and how to get them")
+    commands.add_parser("weights", parents=[common],
+                        help="where the backbone weights are and how to get them")
     commands.add_parser("examples", help="list the bundled example images")
-    add_fast_commands(commands)
+    add_fast_commands(commands, common)
     return parser
 
 
@@ -114,9 +138,9 @@ FAST_FLAGS = {  # flag -> (FastSettings field, type, help)
 }
 
 
-def add_fast_commands(commands):
+def add_fast_commands(commands, common):
     train = commands.add_parser(
-        "train-fast", help="train a feed-forward network for one style (fast style transfer)")
+        "train-fast", parents=[common], help="train a feed-forward network for one style (fast style transfer)")
     train.add_argument("style", help="style image file, or an example name")
     train.add_argument("--images", default=None,
                        help="folder of training photos (default: the bundled photos)")
@@ -129,7 +153,7 @@ def add_fast_commands(commands):
                        help="CPU threads for TensorFlow (default: all)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    apply = commands.add_parser("apply-fast", help="stylise a photo with a trained network")
+    apply = commands.add_parser("apply-fast", parents=[common], help="stylise a photo with a trained network")
     apply.add_argument("model", help="a model file written by train-fast (.keras)")
     apply.add_argument("photo", help="image file, or an example name")
     apply.add_argument("-o", "--output", required=True, help="where to write the result (.png)")
@@ -147,8 +171,8 @@ def _set_threads(threads):
         tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
-def run_train_fast(args):
-    from . import fast
+def run_train_fast(args, signals):
+    from . import data, fast
 
     _set_threads(args.threads)
     changes = {field: getattr(args, flag[2:].replace("-", "_"))
@@ -168,11 +192,12 @@ def run_train_fast(args):
         f"loss {last:.4g}, {result.seconds:.0f} s); "
         f"loss curve: {output.with_name(output.stem + '_loss.png')}"
     )
-    return 130 if result.stopped else 0
+    return (signals.exit_code or 130) if result.stopped else 0
 
 
-def run_apply_fast(args):
-    from . import fast
+def run_apply_fast(args, signals=None):
+    from . import data, fast
+    from .images import save_image
 
     output = Path(args.output)
     if output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
@@ -192,59 +217,173 @@ def run_apply_fast(args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # before TensorFlow: argument errors come at once
+    if getattr(args, "verbose", False):
+        os.environ["NST_TEACH_TF_LOGS"] = "1"
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
     # One-line warnings while the command runs; the caller's format afterwards.
     previous_format = warnings.formatwarning
     warnings.formatwarning = lambda message, *_, **__: f"nst-teach: warning: {message}\n"
     try:
-        return {"transfer": run_transfer, "weights": report_weights,
-                "examples": list_examples, "train-fast": run_train_fast,
-                "apply-fast": run_apply_fast}[args.command](args)
-    except (ValueError, ImageError, WeightsUnavailable, OSError) as error:
+        with Signals() as signals:
+            try:
+                return {"transfer": run_transfer, "weights": report_weights,
+                        "examples": list_examples, "train-fast": run_train_fast,
+                        "apply-fast": run_apply_fast}[args.command](args, signals)
+            except KeyboardInterrupt:  # before the run started: nothing to keep
+                print("nst-teach: interrupted before the run started; nothing was written",
+                      file=sys.stderr)
+                return signals.exit_code or 130
+    except Exception as error:
+        if not is_user_error(error):
+            raise
         print(f"nst-teach: error: {error}", file=sys.stderr)
         return 2
     finally:
         warnings.formatwarning = previous_format
 
 
-def run_transfer(args):
+def is_user_error(error):
+    """Errors that a user's input or machine caused: one line, no traceback."""
+    backbones = sys.modules.get("nst_teach.backbones")  # not imported for an early error
+    extra = (backbones.WeightsUnavailable,) if backbones else ()
+    return isinstance(error, (ValueError, OSError, *extra))  # ImageError, RunTooLarge: ValueErrors
+
+
+class Signals:
+    """SIGINT, SIGTERM and SIGHUP all stop a run as Ctrl-C does (KeyboardInterrupt).
+
+    Only the first signal interrupts; later ones, and any that come while the
+    result is being saved (`hold`), wait, so that two quick Ctrl-C's still
+    leave a valid image and loss curve. `exit_code` is 128 + the first
+    signal's number, as shells report a process ended by a signal.
+    """
+
+    NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
+
+    def __init__(self):
+        self.received, self.holding, self.previous = [], False, {}
+
+    def __enter__(self):
+        for name in self.NAMES:
+            number = getattr(signal, name, None)
+            if number is not None:
+                try:
+                    self.previous[number] = signal.signal(number, self.handle)
+                except ValueError:  # not the main thread: leave signals alone
+                    break
+        return self
+
+    def __exit__(self, *exc):
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+    def handle(self, number, frame):
+        self.received.append(number)
+        if len(self.received) == 1 and not self.holding:
+            raise KeyboardInterrupt
+        print("nst-teach: saving the result first", file=sys.stderr, flush=True)
+
+    def hold(self):
+        self.holding = True
+
+    @property
+    def exit_code(self):
+        return 128 + self.received[0] if self.received else None
+
+
+def run_transfer(args, signals):
     changes = {field: getattr(args, flag[2:].replace("-", "_"))
                for flag, (field, _, _) in SETTING_FLAGS.items()}
-    init_image = None
     if args.init in INITS:
         changes["init"] = args.init
-    elif args.init is not None:
-        init_image = data.image_or_example(args.init)
     if args.coarse_to_fine and changes["stages"] is None:
         changes["stages"] = FAST_STAGES
-    settings = preset(args.preset, **{k: v for k, v in changes.items() if v is not None})
+    try:
+        settings = preset(args.preset, **{k: v for k, v in changes.items() if v is not None})
+    except ValueError as error:
+        raise ValueError(with_flag_names(str(error))) from None
     output = Path(args.output)
     if output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise ValueError(f"output must end in .png or .jpg, got {output.name!r}")
+    from . import data
+    from .images import check_writable
+
+    check_writable(output)  # before any work: a run is not thrown away for a bad -o
+    init_image = data.image_or_example(args.init) if args.init not in (None, *INITS) else None
     content = data.image_or_example(args.content)
     styles = [data.image_or_example(s) for s in args.style]
     masks = [data.image_or_example(m) for m in args.mask] if args.mask else None
-    prefix = output.with_suffix("") if args.save_every_iteration else None
-    start = time.perf_counter()
     inputs = dict(content=content, style=styles if len(styles) > 1 else styles[0],
                   settings=settings, mask=masks if masks is None or len(masks) > 1 else masks[0],
                   init_image=init_image)
-    result = transfer(**inputs, save_prefix=prefix, progress=not args.quiet)
-    if not result.history.iteration_loss and not result.stopped:
+    from .optimize import LossNotFinite, transfer
+
+    start = time.perf_counter()
+    try:
+        prefix = output.with_suffix("") if args.save_every_iteration else None
+        result = transfer(**inputs, save_prefix=prefix, progress=not args.quiet)
+    except LossNotFinite as error:
+        signals.hold()
+        kept = ""
+        if error.image is not None:
+            last = output.with_name(f"{output.stem}_last_finite{output.suffix}")
+            kept = f"; the last image with a finite loss is at {save_result(error.image, last)}"
+        print(f"nst-teach: error: {error}{kept}", file=sys.stderr)
         return 1
-    save_image(result.image, output)
-    curve = save_loss_plot(result.history, output.with_name(output.stem + "_loss.png"))
+    signals.hold()  # from here on a signal waits until the result is saved
+    stopped = result.stopped or bool(signals.received)
+    if not result.history.iteration_loss and not stopped:
+        return 1
+    written = save_result(result.image, output)
+    curve = save_result(result.history, output.with_name(output.stem + "_loss.png"))
     height, width = result.image.shape[:2]
-    status = "stopped early, best image so far" if result.stopped else "done"
+    status = "stopped early, best image so far" if stopped else "done"
+    losses = result.history.evaluations["total"]
+    loss = f", loss {losses[-1]:.4g}" if losses else ""
     print(
-        f"{status}: {output} ({width}x{height}, backbone {result.backbone}, "
-        f"{result.history.n_evaluations} evaluations, loss {result.history.evaluations['total'][-1]:.4g}, "
+        f"{status}: {written} ({width}x{height}, backbone {result.backbone}, "
+        f"{result.history.n_evaluations} evaluations{loss}, "
         f"{time.perf_counter() - start:.0f} s); loss curve: {curve}"
     )
-    return 130 if result.stopped else 0
+    if written != output or curve != output.with_name(output.stem + "_loss.png"):
+        return 1
+    return signals.exit_code or (130 if result.stopped else 0)
 
 
-def report_weights(args):
+def with_flag_names(message):
+    """A Settings error in the command line's words: `seed must be` -> `--seed must be`."""
+    for flag, (field, _, _) in SETTING_FLAGS.items():
+        if message.startswith(field + " ") or message.startswith(f"every entry of {field} "):
+            return message.replace(field, flag, 1)
+    return message
+
+
+def save_result(image_or_history, path):
+    """Save an image (or a loss curve, for a History) at `path`; if that fails, in the temporary folder.
+
+    The output was checked before the run, but a disk can fill up or a folder
+    vanish during it: the result of a long run is then kept elsewhere, and
+    the warning says where. Returns the path actually written.
+    """
+    from .images import save_image
+    from .plotting import save_loss_plot
+
+    save = save_image if hasattr(image_or_history, "shape") else save_loss_plot
+    try:
+        return save(image_or_history, path)
+    except OSError as error:
+        fd, fallback = tempfile.mkstemp(prefix=f"{path.stem}-", suffix=path.suffix)
+        os.close(fd)
+        save(image_or_history, Path(fallback))
+        print(f"nst-teach: warning: cannot write {path} ({error.strerror or error}); "
+              f"saved it to {fallback} instead", file=sys.stderr)
+        return Path(fallback)
+
+
+def report_weights(args, signals=None):
+    from . import backbones
+
     path = backbones.vgg19_weights_path()
     print(f"vgg19 (the book's ImageNet weights): {path}")
     print(f"  present: {'yes' if path.is_file() else 'no'}")
@@ -259,7 +398,9 @@ def report_weights(args):
     return 0
 
 
-def list_examples(args):
+def list_examples(args, signals=None):
+    from . import data
+
     print("photos: " + ", ".join(data.content_names()))
     print("styles: " + ", ".join(data.STYLES))
     return 0

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
+import os
 import re
 from dataclasses import dataclass
 
@@ -25,6 +27,11 @@ COLOUR_MODES = ("none", "luminance", "histogram", "post")
 POOLINGS = ("max", "avg")
 OPTIMIZERS = ("book", "lbfgs", "adam")
 CONVOLUTIONS = ("winograd", "direct")
+
+
+VGG_LAYERS = tuple(f"block{block}_conv{conv}" for block, convs in enumerate((2, 2, 4, 4, 4), 1)
+                   for conv in range(1, convs + 1))
+"""VGG19's convolution layers; VGG16 (hed-vgg16) lacks block3_conv4, block4_conv4 and block5_conv4."""
 
 
 def min_size_for(layer):
@@ -72,24 +79,30 @@ class Settings:
     # Coarse to fine (nst_teach.schedule): ((fraction of height, L-BFGS evaluations), ...),
     # the last stage at full size; None is the book's schedule of restarts at full size.
     stages: tuple | None = None
+    # Safety: a run whose estimated memory (nst_teach.memory) exceeds this is refused.
+    memory_limit_gb: float | None = None  # None: 3/4 of this machine's memory
 
     def __post_init__(self):
+        if isinstance(self.style_layers, str):  # "block1_conv1" or "block1_conv1,block2_conv1"
+            object.__setattr__(self, "style_layers", tuple(filter(None, self.style_layers.split(","))))
         for name in ("style_layers", "style_blend", "style_layer_weights", "stages"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, tuple(getattr(self, name)))
+            _check_sequence(self, name)
         if self.stages is not None:
             _check_stages(self.stages)
             object.__setattr__(self, "stages", tuple((float(f), int(n)) for f, n in self.stages))
         for name in ("height", "iterations", "maxfun", "lbfgs_history"):
             _check_int(self, name, 1)
+        _check_int(self, "seed", 0)
+        if self.memory_limit_gb is not None:
+            _check_number(self.memory_limit_gb, "memory_limit_gb", positive=True)
         for name in ("content_weight", "style_weight", "tv_weight"):
-            _check_number(getattr(self, name), name)
+            object.__setattr__(self, name, _check_number(getattr(self, name), name))
         for name in ("style_scale", "learning_rate"):
-            _check_number(getattr(self, name), name, positive=True)
-        for name, value in (("style_blend", self.style_blend),
-                            ("style_layer_weights", self.style_layer_weights)):
-            for item in value or ():
-                _check_number(item, f"every entry of {name}")
+            object.__setattr__(self, name, _check_number(getattr(self, name), name, positive=True))
+        for name in ("style_blend", "style_layer_weights"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, tuple(_check_number(item, f"every entry of {name}")
+                                                     for item in getattr(self, name)))
         if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
             raise ValueError(
                 f"style_layer_weights must have one entry per style layer "
@@ -106,11 +119,32 @@ class Settings:
                 "style_layers must name at least one layer, "
                 f"for example {BOOK_STYLE_LAYERS!r}"
             )
+        for layer in (self.content_layer, *self.style_layers):
+            if layer not in VGG_LAYERS:
+                raise ValueError(
+                    f"unknown layer {layer!r}: VGG's convolution layers are blockB_convC with "
+                    f"B = 1-5 and C = 1-2 (blocks 1, 2) or 1-4 (blocks 3-5), e.g. {BOOK_STYLE_LAYERS[0]!r}"
+                )
+        style_layer_weights = self.style_layer_weights or (1.0,)
+        if not (self.content_weight or (self.style_weight and any(style_layer_weights))
+                or self.tv_weight):
+            raise ValueError(
+                "content_weight, style_weight and tv_weight are all 0 (or every style layer "
+                "weight is): the loss would be 0 for any image, so nothing would change; "
+                "make at least one weight > 0"
+            )
         _check_choice(self, "normalization", NORMALIZATIONS)
         _check_choice(self, "resample", RESAMPLE)
         if self.backbone not in BACKBONES:
             raise ValueError(
                 f"backbone must be one of {BACKBONES}, got {self.backbone!r}"
+            )
+        if self.weights is not None and not isinstance(self.weights, (str, os.PathLike)):
+            raise ValueError(f"weights must be the path of a .h5 file, got {self.weights!r}")
+        if self.weights is not None and self.backbone not in ("auto", "vgg19"):
+            raise ValueError(
+                f"weights (a VGG19 weights file) only applies to backbone 'vgg19' or 'auto', "
+                f"not {self.backbone!r}: leave one of them out"
             )
         need = max(min_size_for(l) for l in (self.content_layer, *self.style_layers))
         need = max(need, 2)  # the total-variation loss compares neighbouring pixels
@@ -130,17 +164,38 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-def _check_int(settings, name, low):
+def _check_sequence(settings, name):
+    """A list or tuple (a NumPy array too) becomes a tuple; a lone value is refused."""
     value = getattr(settings, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    if value is None:
+        return
+    if isinstance(value, (str, bytes, dict, set)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"{name} must be a list or tuple, got {value!r}")
+    object.__setattr__(settings, name, tuple(value))
+
+
+def _check_int(settings, name, low):
+    """Any integer (NumPy's too) >= `low`, stored as a Python int."""
+    value = getattr(settings, name)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    object.__setattr__(settings, name, int(value))
 
 
 def _check_number(value, name, positive=False):
+    """A finite real number (NumPy's too) >= 0, or > 0: returned as a Python float or int."""
     low = "> 0" if positive else ">= 0"
-    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite(value)
             or value < 0 or (positive and value == 0)):
         raise ValueError(f"{name} must be a finite number {low}, got {value!r}")
+    return value if isinstance(value, int) else float(value)
+
+
+def _finite(value):
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _check_stages(stages):
@@ -153,7 +208,7 @@ def _check_stages(stages):
     for fraction in fractions:
         _check_number(fraction, "every stage's fraction of the height", positive=True)
     for n in evaluations:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise ValueError(f"every stage's evaluations must be an integer >= 1, got {n!r}")
     if list(fractions) != sorted(set(fractions)) or fractions[-1] != 1:
         raise ValueError(f"stage fractions must grow and the last must be 1 (full size), {example}; "
@@ -164,6 +219,20 @@ def _check_choice(settings, name, choices):
     value = getattr(settings, name)
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
+FAST_STAGES = ((0.25, 60), (0.5, 80), (1.0, 200))
+"""(fraction of the height, L-BFGS evaluations) per stage; the last stage is full size.
+
+Measured at the book's 400 px (VGG19 with random weights, docs/benchmarks.md),
+in evaluations, which the machine's load does not change. The book's 20 x 20
+reaches its final loss after 420 full-size evaluations. Half height for 80
+evaluations, then full size: 82 more for grace_hopper x swirls (102 full-size
+equivalents in all) and 129 for Tübingen x The Starry Night (149). A quarter
+height stage of 60 first: 48 (72 in all) and 70 (94). A longer L-BFGS memory
+(m = 20 or 50) changed nothing. The full-size budget leaves room beyond what
+those runs needed, so a run ends at or below the book's final loss.
+"""
 
 
 BOOK = Settings()

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import keras
 import numpy as np
-import tensorflow as tf
 
+from .tensorflow_setup import keras, tf
 from .backbones import conv_layer_names
 from .config import CONVOLUTIONS
 from .losses import gram_matrix

@@ -6,6 +6,7 @@ Taught in notebook 02 (images and VGG19).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 import warnings
@@ -38,48 +39,87 @@ def load_image(source, max_pixels=MAX_PIXELS):
     EXIF orientation is applied; grey, palette, CMYK and 16-bit images become
     RGB; transparency is composited on white. Images above `max_pixels` raise
     `ImageError` before they are decoded, so a huge file cannot freeze the
-    machine. `source` may also be a PIL image or an array, which pass through
-    the same conversion.
+    machine. `source` is a path, an open binary file (``io.BytesIO`` too), a
+    PIL image, or an array, read by the rule of `image_array`.
     """
-    if isinstance(source, np.ndarray):
-        return _to_rgb(Image.fromarray(_as_uint8(source)))
     if isinstance(source, Image.Image):
         return _to_rgb(source)
-    path = Path(source)
-    if not path.is_file():
-        raise ImageError(f"no image file at {str(path)!r}: check the path")
+    if hasattr(source, "read"):
+        return _decode(source, getattr(source, "name", "the file object"), max_pixels)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise ImageError(f"no image file at {str(path)!r}: check the path")
+        return _decode(path, path.name, max_pixels)
+    return _to_rgb(Image.fromarray(image_array(source)))
+
+
+def _decode(file, name, max_pixels):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                _check_size(image.size, max_pixels, path)
+            with Image.open(file) as image:
+                _check_size(image.size, max_pixels, name)
                 image.load()
                 image = ImageOps.exif_transpose(image)
                 return _to_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageError(
-            f"{path.name} is too large for Pillow's safety limit ({error}); "
+            f"{name} is too large for Pillow's safety limit ({error}); "
             "resize it first or pass a larger max_pixels"
         ) from None
-    except (OSError, SyntaxError) as error:  # Pillow's errors for unreadable files
-        raise ImageError(f"cannot read {path.name} as an image: {error}") from None
+    except (OSError, SyntaxError, ValueError) as error:  # Pillow's errors for unreadable files
+        raise ImageError(f"cannot read {name} as an image: {error}") from None
 
 
-def _check_size(size, max_pixels, path):
+def _check_size(size, max_pixels, name):
     width, height = size
     if max_pixels and width * height > max_pixels:
         raise ImageError(
-            f"{path.name} is {width}x{height} = {width * height:,} pixels, more than "
+            f"{name} is {width}x{height} = {width * height:,} pixels, more than "
             f"max_pixels={max_pixels:,}; resize it first or pass a larger max_pixels"
         )
 
 
-def _as_uint8(array):
+def image_array(array):
+    """The one rule for image arrays, in `load_image` and `save_image` alike: a uint8 array.
+
+    Shape (H, W) or (H, W, 1) for grey, (H, W, 3) for RGB, (H, W, 4) for RGBA.
+    uint8 is taken as it is, booleans as black and white, other integers must
+    lie in 0-255 (nothing wraps around), and floats must be finite: in 0-1 if
+    none is above 1 (matplotlib's convention), otherwise in 0-255; they are
+    rounded. Anything else raises `ImageError` saying what it got.
+    """
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
+        hint = "; for a batch of one image pass array[0]" if array.ndim == 4 and len(array) == 1 else ""
+        raise ImageError(f"an image array has shape (H, W), (H, W, 3) or (H, W, 4), "
+                         f"not {array.shape}{hint}")
+    if array.size == 0:
+        raise ImageError(f"the image array is empty (shape {array.shape})")
     if array.dtype == np.uint8:
         return array
-    if np.issubdtype(array.dtype, np.floating) and array.max(initial=0) <= 1.0:
-        array = array * 255.0
-    return np.clip(np.round(array), 0, 255).astype(np.uint8)
+    if array.dtype == bool:
+        return array.astype(np.uint8) * 255
+    if np.issubdtype(array.dtype, np.integer):
+        low, high = array.min(), array.max()
+        if low < 0 or high > 255:
+            raise ImageError(f"integer pixel values must lie in 0-255, got {low} to {high}: "
+                             "scale them first (16-bit: array // 257)")
+        return array.astype(np.uint8)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ImageError(f"an image array holds numbers, not {array.dtype}")
+    if not np.isfinite(array).all():
+        raise ImageError("the image array contains NaN or infinite values")
+    array = array.astype(np.float64)
+    scale = 255.0 if array.max() <= 1.0 else 1.0
+    low, high = array.min() * scale, array.max() * scale
+    if low < -0.5 or high > 255.5:
+        raise ImageError(f"float pixel values must lie in 0-1 or in 0-255, got "
+                         f"{array.min():.4g} to {array.max():.4g}")
+    return np.clip(np.round(array * scale), 0, 255).astype(np.uint8)
 
 
 def _to_rgb(image):
@@ -88,9 +128,9 @@ def _to_rgb(image):
         # 16- and 32-bit greyscale: scale the full range down to 8 bits.
         array = np.asarray(image, dtype=np.float64)
         top = 65535.0 if array.max(initial=0) > 255 else 255.0
-        image = Image.fromarray(np.uint8(np.round(array / top * 255)))
+        image = Image.fromarray(np.uint8(np.clip(np.round(array / top * 255), 0, 255)))
     elif image.mode == "F":
-        image = Image.fromarray(_as_uint8(np.asarray(image)))
+        image = Image.fromarray(image_array(np.asarray(image)))
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     if image.mode in ("LA", "PA", "La", "RGBa"):
@@ -140,33 +180,90 @@ def deprocess(x):
 
 
 def save_image(image, path):
-    """Write `image` to `path` atomically: a reader never sees half a file."""
+    """Write `image` to `path` atomically (see `atomic_write`): a reader never sees half a file.
+
+    `image` is an array read by the rule of `image_array` (as `load_image`
+    reads it) or a PIL image; it is saved as RGB, so that loading it gives the
+    same pixels back. The file type comes from the name's extension.
+    """
     path = Path(path)
+    file_format = Image.registered_extensions().get(path.suffix.lower())
+    if file_format not in Image.SAVE:
+        raise ImageError(f"cannot save an image as {path.name!r}: use a name ending in .png or .jpg")
+    rgb = load_image(image if isinstance(image, Image.Image) else image_array(image))
     with atomic_write(path) as tmp:
-        Image.fromarray(np.asarray(image, dtype=np.uint8)).save(
-            tmp, format=Image.registered_extensions().get(path.suffix.lower(), "PNG")
-        )
+        Image.fromarray(rgb).save(tmp, format=file_format)
     return path
+
+
+def check_writable(path):
+    """Raise `OSError` naming the reason if `path` cannot be written; call it before long work.
+
+    The rules of `atomic_write`: missing folders are created; a symlink is
+    written through to its target; an existing file is replaced only if you
+    may write it.
+    """
+    path = Path(os.path.realpath(path))
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {str(path)!r}: it is a folder; give a file name in it")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PermissionError(f"cannot write {str(path)!r}: the file is read-only")
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(f"cannot write {str(path)!r}: {str(folder)!r} is a file, not a folder")
+    try:
+        if folder == path.parent:
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.stem}-probe-")
+            os.close(fd)
+            os.unlink(probe)
+        elif not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, "permission denied")
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise type(error)(f"cannot write {str(path)!r}: {reason} in {str(folder)!r}") from None
 
 
 @contextlib.contextmanager
 def atomic_write(path):
     """A temporary path beside `path` to write to; renamed over `path` on success.
 
-    A crash or Ctrl-C while writing leaves any previous file at `path` intact.
-    The file gets the permissions a plain ``open(path, "w")`` would give it
-    (temporary files are private to their owner).
+    A crash, Ctrl-C or power cut while writing leaves any previous file at
+    `path` intact: the new file is flushed to disk (fsync) before the rename.
+    A symlink at `path` is written through, so its target gets the new file.
+    The file keeps an existing file's permissions, or gets those a plain
+    ``open(path, "w")`` would give it (temporary files are private to their owner).
     """
-    path = Path(path)
+    path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
     os.close(fd)
     try:
         yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        with open(tmp, "rb+") as written:
+            os.fsync(written.fileno())
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
+        _fsync_folder(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _mode_for(path):
+    if path.exists():
+        return path.stat().st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _fsync_folder(folder):
+    """Make the rename itself durable, where the system allows it."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -7,7 +7,7 @@ return TensorFlow scalars, so they can sit inside a `tf.GradientTape`.
 
 from __future__ import annotations
 
-import tensorflow as tf
+from .tensorflow_setup import tf
 
 
 def content_loss(base, combination):

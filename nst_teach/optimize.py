@@ -5,21 +5,23 @@ Taught in notebook 06 (the optimisation).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 from PIL import Image
 from scipy.optimize import fmin_l_bfgs_b
 
+from .tensorflow_setup import tf
 from . import colour, images
 from .backbones import load_backbone
 from .config import BOOK, min_size_for
 from .data import image_or_example
 from .features import compute_targets, feature_extractor
 from .losses import weighted_losses
+from .memory import check_memory
 
 COMPONENTS = ("total", "content", "style", "tv")
 
@@ -30,6 +32,18 @@ class StopRun(Exception):
 
 class BudgetSpent(StopRun):
     """Raised when an evaluation is asked for beyond `Evaluator.budget`."""
+
+
+class LossNotFinite(ArithmeticError):
+    """The loss became NaN or infinite: the run cannot go on, and its result is not one.
+
+    `image` is the best image whose loss was finite (None if there was none),
+    `history` the losses up to then.
+    """
+
+    def __init__(self, message, image=None, history=None):
+        super().__init__(message)
+        self.image, self.history = image, history
 
 
 @dataclass
@@ -75,6 +89,8 @@ class Evaluator:
         if self.budget is not None and self.history.n_evaluations >= self.budget:
             raise BudgetSpent
         parts, grad = self.loss_and_grads(x)
+        if not all(math.isfinite(parts[name]) for name in COMPONENTS) or not np.isfinite(grad).all():
+            raise LossNotFinite(_not_finite_message(parts, self.history.n_evaluations + 1))
         for name in COMPONENTS:
             self.history.evaluations[name].append(parts[name])
         self.loss_value = parts["total"]
@@ -96,6 +112,15 @@ class Evaluator:
     def stop(self):
         """Ask the run to end at its next evaluation (safe from another thread)."""
         self.stop_requested = True
+
+
+def _not_finite_message(parts, evaluation):
+    broken = ", ".join(f"{name} = {parts[name]}" for name in COMPONENTS if not math.isfinite(parts[name]))
+    return (
+        f"the loss is not a finite number at evaluation {evaluation} ({broken or 'its gradient'}): "
+        "a weight so large that float32 overflows (its largest value is about 3e38; "
+        "try weights nearer the book's), or NaN in an input image or mask"
+    )
 
 
 @dataclass
@@ -185,24 +210,36 @@ def prepare_images(content, style, settings):
     `settings.style_scale`. `style` may be a list of images: then a list of
     resized styles is returned.
     """
+    if isinstance(style, (list, tuple)) and not style:
+        raise ValueError("style is an empty list: give one style image, or a list of them")
     content = image_or_example(content)
     size = images.size_for_height(content, settings.height)
     need = max(min_size_for(name) for name in settings.layers)
     if size[1] < need:
-        raise ValueError(
-            f"the content image is {size[1]} px wide at height {settings.height}, "
-            f"but the layers chosen need at least {need} px: use a larger height"
-        )
+        raise ValueError(_too_narrow(content, size, need))
     style_size = tuple(max(1, round(side * settings.style_scale)) for side in size)
     if min(style_size) < need:
         raise ValueError(
             f"style_scale={settings.style_scale} makes the style image {style_size[1]}x"
             f"{style_size[0]} px, but the layers chosen need at least {need} px: use a larger style_scale"
         )
+    check_memory(max(size, style_size), settings)  # before anything big is built
     styles = [images.resize(image_or_example(s), style_size, settings.resample)
               for s in (style if isinstance(style, (list, tuple)) else [style])]
     content = images.resize(content, size, settings.resample)
     return content, styles if isinstance(style, (list, tuple)) else styles[0]
+
+
+def _too_narrow(content, size, need):
+    """Why the content is too narrow, and a fix that is sensible for its shape."""
+    original_height, original_width = content.shape[:2]
+    height_needed = -(-need * original_height // original_width)
+    message = (f"the content image is {original_width}x{original_height} px, so {size[1]} px wide "
+               f"at height {size[0]}, but the layers chosen need at least {need} px: ")
+    if height_needed <= 4 * max(size[0], 400):
+        return message + f"use a height of at least {height_needed}"
+    return message + ("it is too narrow for any sensible height; crop it to a less "
+                      "elongated shape, or choose shallower layers")
 
 
 @dataclass
@@ -278,6 +315,8 @@ def _masks(mask, n_styles, size):
             m = m.mean(axis=-1)
         if m.ndim != 2:
             raise ValueError(f"a mask must be an (H, W) array or image, got shape {m.shape}")
+        if not np.isfinite(m).all():
+            raise ValueError("a mask contains NaN or infinite values: give values in 0-1 or 0-255")
         m = m / 255.0 if m.dtype == np.uint8 or m.max(initial=0) > 1 else m
         pil = Image.fromarray(np.float32(m), mode="F").resize(size[::-1], Image.Resampling.BILINEAR)
         out.append(np.clip(np.asarray(pil), 0, 1))
@@ -305,7 +344,8 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
     "adam" the same `iterations x maxfun` evaluations are spent, and every
     `maxfun` of them count as an iteration. With `settings.stages` the run goes
     coarse to fine instead (`nst_teach.schedule.coarse_to_fine`): the callback,
-    the saved images and `evaluator_hook` then come once per stage.
+    the saved images and `evaluator_hook` then come once per stage. A loss that
+    becomes NaN or infinite raises `LossNotFinite`, which carries the last finite image.
     """
     settings = settings.replace(**changes) if changes else settings
     if settings.stages is not None:
@@ -342,6 +382,10 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
         result.stopped = True
         if evaluator.best_x is not None:
             result.image = problem.image(evaluator.best_x)
+    except LossNotFinite as error:
+        error.image = None if evaluator.best_x is None else problem.image(evaluator.best_x)
+        error.history = result.history
+        raise
     finally:
         if bar is not None:
             bar.close()

@@ -6,6 +6,8 @@ notebooks 02 to 07.
 
 from __future__ import annotations
 
+import math
+
 from .optimize import COMPONENTS
 
 COLOURS = {"total": "black", "content": "tab:blue", "style": "tab:red", "tv": "tab:green"}
@@ -25,7 +27,7 @@ def plot_loss_history(history, ax=None, title="Loss during the optimisation"):
     evaluations = range(1, history.n_evaluations + 1)
     for name in COMPONENTS:
         values = history.evaluations[name]
-        if any(v > 0 for v in values):
+        if any(0 < v < math.inf for v in values):
             ax.plot(evaluations, values, color=COLOURS[name], label=LABELS[name],
                     linewidth=2 if name == "total" else 1.2)
     for end in history.iteration_evaluations[:-1]:
@@ -33,21 +35,26 @@ def plot_loss_history(history, ax=None, title="Loss during the optimisation"):
     ax.set_yscale("log")
     # The content loss starts at exactly 0 (we start from the content image):
     # keep the log axis on the range where the total loss lives.
-    ax.set_ylim(bottom=1e-3 * min(history.evaluations["total"], default=1.0))
+    totals = [v for v in history.evaluations["total"] if 0 < v < math.inf]
+    ax.set_ylim(bottom=1e-3 * min(totals, default=1.0))
     ax.set_xlabel("loss evaluation")
     ax.set_ylabel("weighted loss")
     ax.set_title(title)
-    ax.legend(loc="upper right")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right")
     return ax
 
 
 def save_loss_plot(history, path, title="Loss during the optimisation"):
-    """Write `plot_loss_history` to a PNG file without needing a display."""
+    """Write `plot_loss_history` to a PNG file without needing a display, atomically."""
     from matplotlib.figure import Figure
+
+    from .images import atomic_write
 
     figure = Figure(figsize=(7, 4), layout="constrained")
     plot_loss_history(history, figure.add_subplot(), title)
-    figure.savefig(path, dpi=100)
+    with atomic_write(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=100)
     return path
 
 
@@ -76,18 +83,31 @@ def _grid(n, columns, size):
     return axes
 
 
-def feature_map_grid(features, channels=6, size=1.6):
-    """A row per layer showing the first `channels` feature maps (notebook 02).
+def most_active_channels(feature_map, count):
+    """The `count` channels of an (h, w, C) map with the largest mean activation, strongest first.
 
-    `features` maps layer names to arrays of shape (1, h, w, C). Each map is
-    scaled on its own, so a weak channel is as visible as a strong one.
+    After ReLU many channels of a deep layer are zero everywhere for a given
+    picture; showing those would teach nothing (notebook 02).
+    """
+    import numpy as np
+
+    return np.argsort(-np.asarray(feature_map).mean(axis=(0, 1)), kind="stable")[:count]
+
+
+def feature_map_grid(features, channels=6, size=1.6):
+    """A row per layer showing its `channels` most active feature maps (notebook 02).
+
+    `features` maps layer names to arrays of shape (1, h, w, C). Each row shows
+    the channels with the largest mean activation for this picture, strongest
+    first (see `most_active_channels`). Each map is scaled on its own, so a
+    weak channel is as visible as a strong one.
     """
     import numpy as np
 
     axes = _grid(len(features) * channels, channels, size)
     for row, (name, value) in zip(axes, features.items()):
         value = np.asarray(value)[0]
-        for k, ax in enumerate(row):
+        for k, ax in zip(most_active_channels(value, channels), row):
             ax.imshow(value[..., k], cmap="viridis")
             ax.set_xticks([]), ax.set_yticks([])
             ax.set_title(f"channel {k}", fontsize=8)

@@ -7,9 +7,9 @@ Taught in notebooks 03 (content: what a layer remembers of a photo) and 04
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 from scipy.optimize import fmin_l_bfgs_b
 
+from .tensorflow_setup import tf
 from . import images
 from .backbones import load_backbone
 from .features import feature_extractor

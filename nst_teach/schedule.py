@@ -19,26 +19,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 from scipy.optimize import fmin_l_bfgs_b
 
 from . import images
-from .config import BOOK, min_size_for
+from .config import BOOK, FAST_STAGES, min_size_for
 from .data import image_or_example
-from .optimize import Evaluator, Result, StopRun, _progress_bar, _record_iteration, setup
+from .optimize import (Evaluator, LossNotFinite, Result, StopRun, _progress_bar, _record_iteration,
+                       setup)
+from .tensorflow_setup import tf
 
-FAST_STAGES = ((0.25, 60), (0.5, 80), (1.0, 200))
-"""(fraction of the height, L-BFGS evaluations) per stage; the last stage is full size.
-
-Measured at the book's 400 px (VGG19 with random weights, docs/benchmarks.md),
-in evaluations, which the machine's load does not change. The book's 20 x 20
-reaches its final loss after 420 full-size evaluations. Half height for 80
-evaluations, then full size: 82 more for grace_hopper x swirls (102 full-size
-equivalents in all) and 129 for Tübingen x The Starry Night (149). A quarter
-height stage of 60 first: 48 (72 in all) and 70 (94). A longer L-BFGS memory
-(m = 20 or 50) changed nothing. The full-size budget leaves room beyond what
-those runs needed, so a run ends at or below the book's final loss.
-"""
 
 
 def upsample(x, size):
@@ -95,7 +84,13 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
     for index, ((_, evaluations), height) in enumerate(zip(stages, heights)):
         last = index == len(stages) - 1
         stage_settings = settings.replace(height=settings.height if last else height)
-        problem = setup(content, style, stage_settings, mask=mask, init_image=init_image)
+        try:
+            problem = setup(content, style, stage_settings, mask=mask, init_image=init_image)
+        except KeyboardInterrupt:  # Ctrl-C between stages: keep the last stage's image
+            if result is None:
+                raise
+            result.stopped = True
+            break
         stage_height = problem.shape[1]
         evaluator = Evaluator(problem.loss_and_grads)
 
@@ -125,6 +120,11 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
             pass
         except KeyboardInterrupt:  # Ctrl-C: keep the best image so far
             interrupted = True
+        except LossNotFinite as error:
+            best = evaluator.best_x
+            error.image = problem.image(best) if best is not None else result and result.image
+            error.history = evaluator.history
+            raise
         x = evaluator.best_x if evaluator.best_x is not None else start
         loss = evaluator.best_loss
         shape = problem.shape

@@ -18,9 +18,9 @@ the time goes); docs/benchmarks.md measures it.
 
 from __future__ import annotations
 
-import keras
 import numpy as np
-import tensorflow as tf
+
+from .tensorflow_setup import keras, tf
 
 # F(4x4, 3x3) with interpolation points 0, 1, -1, 2, -2 and infinity (Lavin & Gray 2016).
 _BT = np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],

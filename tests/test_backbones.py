@@ -34,9 +34,11 @@ def test_explicit_vgg19_never_falls_back(no_vgg19):
 
 
 def test_auto_falls_back_to_offline_backbone_with_a_warning(no_vgg19):
-    with pytest.warns(UserWarning, match="offline backbone hed-vgg16.*differ from the book"):
+    with pytest.warns(UserWarning, match="offline backbone hed-vgg16.*differ from the book") as caught:
         _, name = load_backbone("auto")
     assert name == "hed-vgg16"
+    message = str(caught[0].message)
+    assert "\n" not in message and len(message) < 200 and "`nst-teach weights`" in message
 
 
 def test_download_check_is_blocked_in_tests_and_skippable(monkeypatch):

@@ -40,7 +40,7 @@ def test_module_entry_point_runs_offline_backbone(tmp_path):
     "args, message",
     [
         (["missing.jpg", "cubist"], "neither an image file nor an example"),
-        (["grace_hopper", "cubist", "--tv-weight", "-1"], "tv_weight must be a finite number >= 0"),
+        (["grace_hopper", "cubist", "--tv-weight", "-1"], "--tv-weight must be a finite number >= 0"),
         (["grace_hopper", "cubist", "--style-layers", "block1_conv1,nope"], "unknown layer"),
         (["grace_hopper", "cubist", "--height", "4"], "height must be >= 16"),
     ],
@@ -119,3 +119,203 @@ def test_threads_can_still_be_set_after_importing_nst_teach():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-1] == "1"
+
+
+# Hardening (issue 14): every bad input fails fast and clearly; no run is lost.
+
+def run_cli(*args, env=None, **kwargs):
+    """The command line in a fresh interpreter, as a user runs it."""
+    env = dict(os.environ, NST_TEACH_OFFLINE="1", **(env or {}))
+    return subprocess.run([sys.executable, "-m", "nst_teach", *args], capture_output=True,
+                          text=True, env=env, timeout=300, **kwargs)
+
+
+def test_help_and_argument_errors_come_before_tensorflow_and_print_no_log_lines():
+    code = ("import sys; from nst_teach.cli import main\n"
+            "try: main(sys.argv[1:])\n"
+            "except SystemExit: pass\n"
+            "print('tensorflow' in sys.modules)")
+    for args in (["--help"], ["transfer", "a", "b", "-o", "x.png", "--height", "x"]):
+        run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                             timeout=300)
+        assert run.stdout.split()[-1] == "False", args  # TensorFlow was never imported
+        assert "I0000" not in run.stderr and "E0000" not in run.stderr
+
+
+def test_tensorflow_start_up_lines_are_hidden_and_verbose_brings_them_back(tmp_path):
+    args = ["weights"]
+    quiet, verbose = run_cli(*args), run_cli(*args, "--verbose")
+    assert quiet.returncode == 0 and verbose.returncode == 0
+    # `weights` imports the backbones module, and with it TensorFlow
+    assert "absl::InitializeLog" not in quiet.stderr and "cuInit" not in quiet.stderr
+    assert quiet.stderr == ""
+    assert "absl::InitializeLog" in verbose.stderr or "I0000" in verbose.stderr
+
+
+def test_real_errors_on_stderr_pass_the_start_up_filter(capfd):
+    from nst_teach.tensorflow_setup import quiet_startup
+
+    with quiet_startup(verbose=False):
+        os.write(2, b"I0000 00:00:1.2 3 port.cc:153] oneDNN custom operations are on.\n")
+        os.write(2, b"E0000 00:00:1.2 3 cuda_platform.cc:52] failed call to cuInit: INTERNAL\n")
+        os.write(2, b"E0000 00:00:1.2 3 something.cc:1] a real problem\n")
+    err = capfd.readouterr().err
+    assert "a real problem" in err and "oneDNN" not in err and "cuInit" not in err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--seed", "-1"], "--seed must be an integer >= 0, got -1"),
+        (["--style-layers", "block9_conv1"], "unknown layer 'block9_conv1'"),
+        (["--backbone", "hed-vgg16", "--weights", "w.h5"], "weights (a VGG19 weights file) only applies"),
+        (["--content-weight", "0", "--style-weight", "0", "--tv-weight", "0"], "are all 0"),
+        (["--height", "100000"], "use a height of at most"),
+        (["--memory-limit", "1.7", "--height", "400"], "more than the limit of 1.7 GB"),
+    ],
+)
+def test_more_bad_input_named_in_one_line(tmp_path, capsys, args, message):
+    code = main(["transfer", "grace_hopper", "cubist", "-o", str(tmp_path / "o.png"), *TINY, *args])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("nst-teach: error:") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_style_blend_that_is_not_numbers_names_the_flag(capsys):
+    with pytest.raises(SystemExit):
+        main(["transfer", "grace_hopper", "cubist", "-o", "o.png", "--style-blend", "a,b"])
+    err = capsys.readouterr().err
+    assert "argument --style-blend: expected comma-separated numbers" in err and "lambda" not in err
+
+
+@pytest.mark.parametrize("content", [b"just text", b"\x89HDF\r\n\x1a\n truncated"])
+def test_bad_weights_file_names_the_file_and_the_flag(tmp_path, capsys, content):
+    weights = tmp_path / "weights.h5"
+    weights.write_bytes(content)
+    code = main(["transfer", "grace_hopper", "cubist", "-o", str(tmp_path / "o.png"), *TINY,
+                 "--backbone", "vgg19", "--weights", str(weights)])
+    err = capsys.readouterr().err
+    assert code == 2 and "weights.h5" in err and "--weights" in err and err.count("\n") == 1
+
+
+def test_one_pixel_wide_image_gets_sensible_advice(tmp_path, capsys):
+    thin = tmp_path / "thin.png"
+    images.save_image(np.zeros((2000, 1, 3), np.uint8), thin)
+    code = main(["transfer", str(thin), "cubist", "-o", str(tmp_path / "o.png"), *TINY])
+    err = capsys.readouterr().err
+    assert code == 2 and "too narrow" in err and "crop" in err
+    assert "height of at least" not in err  # no advice to use a height of 32000
+
+
+@pytest.mark.parametrize("where", ["folder", "under_a_file", "proc"])
+def test_unwritable_output_is_refused_before_any_work(tmp_path, capsys, monkeypatch, where):
+    from nst_teach import optimize
+
+    monkeypatch.setattr(optimize, "setup", lambda *a, **k: pytest.fail("the run started"))
+    output = {"folder": tmp_path / "x.png", "under_a_file": tmp_path / "file" / "o.png",
+              "proc": "/proc/nst-teach-test.png"}[where]
+    (tmp_path / "x.png").mkdir()
+    (tmp_path / "file").write_text("a file, not a folder")
+    code = main(["transfer", "grace_hopper", "cubist", "-o", str(output), *TINY])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("nst-teach: error: cannot write") and err.count("\n") == 1
+    assert ".tmp" not in err and "probe" not in err
+
+
+def test_output_that_fails_at_the_end_is_saved_elsewhere(tmp_path, capsys, monkeypatch):
+    from nst_teach import optimize
+
+    real = optimize.transfer
+    folder = tmp_path / "out"
+
+    def folder_vanishes(*args, **kwargs):  # the folder becomes a file during the run
+        result = real(*args, **kwargs)
+        folder.rmdir()
+        folder.write_text("in the way")
+        return result
+
+    monkeypatch.setattr(optimize, "transfer", folder_vanishes)
+    folder.mkdir()
+    code = main(["transfer", "grace_hopper", "cubist", "-o", str(folder / "o.png"), *TINY])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "cannot write" in captured.err and "saved it to" in captured.err
+    saved = captured.err.split("saved it to ")[1].split(" instead")[0]
+    assert images.load_image(saved).shape == (32, 27, 3)
+    os.unlink(saved)
+    os.unlink(captured.err.split("saved it to ")[2].split(" instead")[0])  # the loss curve
+
+
+def test_overflowing_loss_stops_with_an_error_not_a_result(tmp_path, capsys):
+    out = tmp_path / "o.png"
+    code = main(["transfer", "grace_hopper", "cubist", "-o", str(out), *TINY, "--style-weight", "1e39"])
+    captured = capsys.readouterr()
+    assert code == 1 and "done" not in captured.out
+    assert "not a finite number" in captured.err and "float32 overflows" in captured.err
+    assert not out.exists()  # the unchanged content image is not passed off as a result
+
+
+def test_a_second_ctrl_c_while_saving_still_leaves_a_valid_result(tmp_path, monkeypatch, capsys):
+    import signal
+
+    from nst_teach import optimize
+
+    calls = {"n": 0}
+    real = optimize.fmin_l_bfgs_b
+
+    def interrupted_twice(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C ...
+            real(*args, **kwargs)  # (the first interrupts this run)
+        return real(*args, **kwargs)
+
+    real_save = images.save_image
+
+    def save_then_interrupt_again(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # ... and again while the result is saved
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(optimize, "fmin_l_bfgs_b", interrupted_twice)
+    monkeypatch.setattr(images, "save_image", save_then_interrupt_again)
+    out = tmp_path / "o.png"
+    assert main(["transfer", "grace_hopper", "cubist", "-o", str(out), *TINY]) == 130
+    assert images.load_image(out).shape == (32, 27, 3)
+    assert images.load_image(tmp_path / "o_loss.png").shape[1] > 300
+    assert "stopped early" in capsys.readouterr().out
+
+
+def test_ctrl_c_during_start_up_is_one_line(tmp_path, monkeypatch, capsys):
+    from nst_teach import optimize
+
+    def slow_start(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(optimize, "setup", slow_start)
+    assert main(["transfer", "grace_hopper", "cubist", "-o", str(tmp_path / "o.png"), *TINY]) == 130
+    err = capsys.readouterr().err
+    assert err == "nst-teach: interrupted before the run started; nothing was written\n"
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_mid_run_leave_a_valid_result_and_loss_curve(tmp_path, name):
+    import signal
+    import time
+
+    out = tmp_path / "o.png"
+    env = dict(os.environ, NST_TEACH_OFFLINE="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nst_teach", "transfer", "grace_hopper", "cubist", "-o", str(out),
+         "--height", "32", "--iterations", "1000", "--maxfun", "3", "--backbone", "random",
+         "--save-every-iteration", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    first = tmp_path / "o_at_iteration_0.png"
+    while not first.exists() and process.poll() is None:  # wait until it is mid-run
+        time.sleep(0.2)
+    process.send_signal(getattr(signal, name))
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + getattr(signal, name), stderr
+    assert "stopped early" in stdout
+    assert images.load_image(out).shape == (32, 27, 3)
+    assert images.load_image(tmp_path / "o_loss.png").shape[1] > 300

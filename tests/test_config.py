@@ -60,3 +60,70 @@ def test_painterly_presets_pick_the_values_of_the_backbone(monkeypatch):
         preset("painterly", backbone="resnet")
     for settings in (*PAINTERLY.values(), preset("painterly-quick", backbone="vgg19")):
         assert settings.stages[-1][0] == 1.0 and settings.resample != "nearest"
+
+
+# Hardening (issue 14)
+
+import numpy as np  # noqa: E402
+from hypothesis import given, settings as hypothesis_settings, strategies as st  # noqa: E402
+
+from nst_teach.config import VGG_LAYERS  # noqa: E402
+
+
+def test_a_string_of_style_layers_is_a_list_of_names_not_of_letters():
+    assert Settings(style_layers="block1_conv1").style_layers == ("block1_conv1",)
+    assert Settings(style_layers="block1_conv1,block2_conv1").style_layers == ("block1_conv1", "block2_conv1")
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"seed": "abc"}, "seed must be an integer >= 0"),
+        ({"seed": -1}, "seed must be an integer >= 0"),
+        ({"style_layers": ("block9_conv1",)}, "unknown layer 'block9_conv1'"),
+        ({"content_layer": "block1_conv3"}, "unknown layer 'block1_conv3'"),
+        ({"content_weight": 0, "style_weight": 0.0, "tv_weight": 0}, "are all 0"),
+        ({"content_weight": 0, "tv_weight": 0, "style_layer_weights": (0, 0, 0, 0, 0)}, "are all 0"),
+        ({"backbone": "hed-vgg16", "weights": "w.h5"}, "only applies to backbone 'vgg19' or 'auto'"),
+        ({"style_blend": 0.5}, "style_blend must be a list or tuple"),
+        ({"memory_limit_gb": 0}, "memory_limit_gb must be a finite number > 0"),
+        ({"content_weight": 10**400}, "content_weight must be a finite number"),
+    ],
+)
+def test_more_invalid_values_name_the_field(changes, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Settings(**changes)
+
+
+def test_numpy_numbers_are_accepted_and_stored_as_python_numbers():
+    s = Settings(height=np.int64(64), iterations=np.int32(2), seed=np.uint8(3),
+                 style_weight=np.float32(0.5), style_blend=np.array([0.5, 0.5]),
+                 style_scale=np.float64(1.5))
+    assert (s.height, s.iterations, s.seed) == (64, 2, 3) and type(s.height) is int
+    assert s.style_weight == 0.5 and type(s.style_weight) is float
+    assert s.style_blend == (0.5, 0.5) and all(type(w) is float for w in s.style_blend)
+
+
+VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.integers(), st.floats(),
+    st.text(max_size=20), st.sampled_from(VGG_LAYERS), st.lists(st.floats(), max_size=6),
+    st.lists(st.sampled_from(VGG_LAYERS + ("nope",)), max_size=6), st.builds(np.int64, st.integers(-5, 5000)),
+    st.builds(np.float32, st.floats(width=32)),
+)
+FIELDS = [field for field in Settings.__dataclass_fields__]
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=4))
+def test_fuzz_settings_either_valid_or_a_value_error_naming_the_field(changes):
+    try:
+        s = Settings(**changes)
+    except ValueError as error:
+        # the message names a field that was changed (or the weights that together are all 0)
+        assert any(name in str(error) for name in (*changes, "layer")), (changes, error)
+        return
+    # valid: the checked fields have the documented types and ranges
+    assert type(s.height) is int and s.height >= 1 and type(s.seed) is int and s.seed >= 0
+    assert isinstance(s.style_layers, tuple) and all(name in VGG_LAYERS for name in s.style_layers)
+    assert all(np.isfinite(w) and w >= 0 for w in (s.content_weight, s.style_weight, s.tv_weight))
+    assert s.replace() == s  # validation is stable: a valid Settings stays valid

@@ -113,3 +113,151 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644  # not the 0o600 of a temporary file
+
+
+# Hardening (issue 14): one rule for image arrays, file objects, safe files.
+
+import io  # noqa: E402
+
+from hypothesis import given, settings as hypothesis_settings, strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "array, message",
+    [
+        (np.zeros((4, 4, 5), np.uint8), r"not \(4, 4, 5\)"),
+        (np.zeros((1, 4, 4, 3), np.uint8), "for a batch of one image pass array\\[0\\]"),
+        (np.zeros((0, 4, 3), np.uint8), "empty"),
+        (np.full((4, 4, 3), np.nan), "NaN or infinite"),
+        (np.full((4, 4, 3), 300), "must lie in 0-255, got 300 to 300"),
+        (np.full((4, 4, 3), -2.0), "must lie in 0-1 or in 0-255"),
+        (np.array([["a"]]), "holds numbers"),
+    ],
+)
+def test_arrays_that_are_no_image_are_refused_by_load_and_save_alike(tmp_path, array, message):
+    with pytest.raises(ImageError, match=message):
+        images.load_image(array)
+    with pytest.raises(ImageError, match=message):
+        images.save_image(array, tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize(
+    "array, pixel",
+    [
+        (np.full((3, 4, 3), 0.5), 128),  # floats in 0-1: matplotlib's convention, not black
+        (np.full((3, 4, 3), 200.0), 200),  # floats in 0-255
+        (np.full((3, 4), 7, np.int64), 7),  # grey, any integer type
+        (np.full((3, 4, 1), True), 255),
+    ],
+)
+def test_save_and_load_read_arrays_by_the_same_rule(tmp_path, array, pixel):
+    loaded = images.load_image(array)
+    assert loaded.shape == (3, 4, 3) and (loaded == pixel).all()
+    images.save_image(array, tmp_path / "x.png")
+    np.testing.assert_array_equal(images.load_image(tmp_path / "x.png"), loaded)
+
+
+def test_file_objects_are_read(tmp_path):
+    buffer = io.BytesIO()
+    Image.new("RGB", (5, 3), (10, 20, 30)).save(buffer, format="PNG")
+    buffer.seek(0)
+    assert images.load_image(buffer)[0, 0].tolist() == [10, 20, 30]
+    with pytest.raises(ImageError, match="cannot read the file object"):
+        images.load_image(io.BytesIO(b"not an image"))
+
+
+def test_save_refuses_a_name_that_is_not_an_image_type(tmp_path):
+    with pytest.raises(ImageError, match="cannot save an image as 'x.txt'"):
+        images.save_image(np.zeros((2, 2, 3), np.uint8), tmp_path / "x.txt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_symlink_is_written_through_and_permissions_of_an_existing_file_kept(tmp_path):
+    target = tmp_path / "real.png"
+    images.save_image(np.zeros((2, 2, 3), np.uint8), target)
+    target.chmod(0o640)
+    link = tmp_path / "link.png"
+    link.symlink_to(target)
+    images.save_image(np.full((2, 2, 3), 9, np.uint8), link)
+    assert link.is_symlink() and images.load_image(target)[0, 0, 0] == 9
+    assert target.stat().st_mode & 0o777 == 0o640
+
+
+def test_atomic_write_flushes_to_disk_before_the_rename(tmp_path, monkeypatch):
+    events = []
+    monkeypatch.setattr(os, "fsync", lambda fd: events.append("fsync"))
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b)))
+    images.save_image(np.zeros((2, 2, 3), np.uint8), tmp_path / "x.png")
+    assert events[:2] == ["fsync", "replace"]
+
+
+def test_loss_curve_is_written_atomically(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from nst_teach.optimize import History
+    from nst_teach.plotting import save_loss_plot
+
+    history = History()
+    for name, value in (("total", 2.0), ("content", 1.0), ("style", 1.0), ("tv", 0.0)):
+        history.evaluations[name].append(value)
+    path = tmp_path / "loss.png"
+    path.write_bytes(b"the previous curve")
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Figure, "savefig", fail)
+    with pytest.raises(OSError):
+        save_loss_plot(history, path)
+    assert path.read_bytes() == b"the previous curve" and os.listdir(tmp_path) == ["loss.png"]
+
+
+def test_check_writable_names_the_reason(tmp_path):
+    (tmp_path / "folder.png").mkdir()
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        images.check_writable(tmp_path / "folder.png")
+    images.check_writable(tmp_path / "new" / "deeper" / "ok.png")  # folders will be made
+    assert not (tmp_path / "new").exists() and os.listdir(tmp_path) == ["folder.png"]
+
+
+ARRAYS = hnp.arrays(
+    dtype=st.sampled_from([np.uint8, np.int16, np.int64, np.float32, np.float64, np.bool_]),
+    shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=5),
+)  # floats include NaN and infinities
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(ARRAYS)
+def test_fuzz_load_image_arrays_give_rgb_or_image_error(array):
+    try:
+        out = images.load_image(array)
+    except ImageError as error:
+        assert str(error)
+        return
+    assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
+    assert out.shape[:2] == array.shape[:2]
+    expected = images.image_array(array)  # the rule's pixels, as save_image reads them too
+    if expected.ndim == 2:
+        expected = np.repeat(expected[..., None], 3, axis=-1)
+    if expected.shape[-1] == 3:  # (with alpha, composited on white)
+        np.testing.assert_array_equal(out, expected)
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300), st.integers(0, 60))
+def test_fuzz_load_image_corrupt_files_give_image_error(tmp_path_factory, data, cut):
+    png = io.BytesIO()
+    Image.new("RGB", (4, 3), (1, 2, 3)).save(png, format="PNG")
+    good = png.getvalue()
+    for content in (data, good[:cut] + data, good[: len(good) - cut]):
+        path = tmp_path_factory.mktemp("fuzz") / "f.png"
+        path.write_bytes(content)
+        try:
+            out = images.load_image(path)
+        except ImageError as error:
+            assert "f.png" in str(error)
+            continue
+        assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3

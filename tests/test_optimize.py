@@ -160,10 +160,72 @@ def test_offline_backbone_stylises(photo):
 
 def test_too_narrow_image_is_refused_with_the_fix():
     narrow = np.zeros((200, 20, 3), np.uint8)  # 64 px tall -> 6 px wide, block5 needs 16
-    with pytest.raises(ValueError, match="6 px wide.*at least 16 px: use a larger height"):
+    with pytest.raises(ValueError, match="6 px wide.*at least 16 px: use a height of at least 160"):
         transfer(narrow, narrow, FAST.replace(height=64))
 
 
 def test_example_names_work_as_inputs():
     result = transfer("grace_hopper", "cubist", FAST.replace(iterations=1, maxfun=2))
+    assert result.image.shape == (32, 27, 3)
+
+
+# Hardening (issue 14)
+
+from nst_teach import memory  # noqa: E402
+from nst_teach.optimize import LossNotFinite  # noqa: E402
+
+
+def test_empty_style_list_is_refused_clearly():
+    with pytest.raises(ValueError, match="style is an empty list"):
+        transfer("grace_hopper", [], BOOK, height=32, backbone="random")
+
+
+def test_nan_in_a_mask_is_refused():
+    mask = np.ones((8, 8))
+    mask[2, 3] = np.nan
+    with pytest.raises(ValueError, match="mask contains NaN"):
+        transfer("grace_hopper", "cubist", BOOK, height=32, iterations=1, maxfun=3,
+                 backbone="random", mask=mask)
+
+
+def test_loss_that_overflows_raises_and_never_reports_success():
+    with pytest.raises(LossNotFinite, match="float32 overflows") as caught:
+        transfer("grace_hopper", "cubist", BOOK, height=32, iterations=1, maxfun=3,
+                 backbone="random", style_weight=1e39)
+    assert caught.value.image is None  # not even the first evaluation was finite
+
+
+def test_loss_that_turns_nan_mid_run_keeps_the_last_finite_image():
+    from scipy.optimize import fmin_l_bfgs_b, rosen, rosen_der
+
+    calls = []
+
+    def loss_and_grads(x):  # Rosenbrock's valley, then NaN from the fourth evaluation on
+        calls.append(x)
+        value = rosen(x) if len(calls) < 4 else np.nan
+        return {"total": value, "content": value, "style": 0.0, "tv": 0.0}, rosen_der(x)
+
+    evaluator = Evaluator(loss_and_grads)
+    with pytest.raises(LossNotFinite, match="evaluation 4"):
+        fmin_l_bfgs_b(evaluator.loss, np.array([-1.2, 1.0, 0.5]), fprime=evaluator.grads, maxfun=50)
+    assert evaluator.history.n_evaluations == 3 and np.isfinite(evaluator.best_loss)
+
+
+def test_memory_estimate_grows_with_the_area_and_refuses_before_building(monkeypatch):
+    from nst_teach import optimize
+
+    small, large = memory.estimate_gb(100, 100, BOOK.layers), memory.estimate_gb(200, 200, BOOK.layers)
+    np.testing.assert_allclose(large - memory.FIXED_GB, 4 * (small - memory.FIXED_GB), rtol=0.05)
+    monkeypatch.setattr(optimize, "load_backbone", lambda *a: pytest.fail("built a backbone"))
+    with pytest.raises(ValueError, match="use a height of at most") as caught:
+        transfer("grace_hopper", "cubist", BOOK, height=3000, memory_limit_gb=4.0)
+    fits = int(str(caught.value).split("at most ")[1].split(" px")[0])
+    width = int(3000 * 512 / 600)  # grace_hopper is 600 x 512
+    assert memory.estimate_gb(fits, int(fits * width / 3000), BOOK.layers) <= 4.0 < \
+        memory.estimate_gb(fits + 50, int((fits + 50) * width / 3000), BOOK.layers)
+
+
+def test_numpy_numbers_work_end_to_end():
+    result = transfer("grace_hopper", "cubist", BOOK, height=np.int64(32), iterations=np.int32(1),
+                      maxfun=np.int64(3), backbone="random", style_weight=np.float32(1.0))
     assert result.image.shape == (32, 27, 3)

@@ -70,3 +70,17 @@ def test_restarts_happen_every_maxfun_evaluations():
     evaluator = optimizers.race(loss_and_grads, np.arange(1.0, 5.0), Settings(maxfun=3), budget=9)
     assert evaluator.history.n_evaluations == len(calls) <= 9
     assert min(evaluator.history.evaluations["total"]) < 1e-6
+
+
+def test_feature_map_grid_shows_the_most_active_channels():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from nst_teach.plotting import feature_map_grid, most_active_channels
+
+    maps = np.zeros((1, 4, 4, 10), np.float32)
+    means = [0, 5, 0, 1, 0, 9, 0, 3, 0, 0]  # most channels silent, as after ReLU deep in VGG
+    maps[0] += np.float32(means)
+    assert most_active_channels(maps[0], 3).tolist() == [5, 1, 7]
+    axes = feature_map_grid({"block4_conv1": maps}, channels=3)
+    assert [ax.get_title() for ax in axes[0]] == ["channel 5", "channel 1", "channel 7"]

@@ -6,10 +6,9 @@ import json
 import zipfile
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 
+from ..tensorflow_setup import keras, tf
 from .. import images
 from ..images import ImageError, atomic_write
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import keras
 import numpy as np
-import tensorflow as tf
 
+from ..tensorflow_setup import keras, tf
 from .network import build_network
 
 # --------------------------------------------------------------------------

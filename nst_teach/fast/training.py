@@ -8,10 +8,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 
+from ..tensorflow_setup import keras, tf
 from .. import images
 from ..backbones import load_backbone
 from ..config import CONVOLUTIONS
