@@ -18,7 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "classroom" / "playground_app.ipynb"
-FETCH = "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=300).read().decode())"
+FETCH = ("import sys, urllib.request; "
+         "print(urllib.request.urlopen(sys.argv[1], timeout=300).read().decode())")
 
 
 def free_port():
@@ -32,8 +33,10 @@ def voila(tmp_path):
     """`voila playground_app.ipynb` on 127.0.0.1 in fast mode; yields its URL."""
     shutil.copy(APP, tmp_path / APP.name)
     port = free_port()
+    own_dirs = {f"JUPYTER_{kind}_DIR": str(tmp_path / kind.lower())
+                for kind in ("CONFIG", "DATA", "RUNTIME")}
     env = {**os.environ, "NST_TEACH_FAST": "1", "NST_TEACH_OFFLINE": "1", "PYTHONPATH": str(ROOT),
-           **{f"JUPYTER_{kind}_DIR": str(tmp_path / kind.lower()) for kind in ("CONFIG", "DATA", "RUNTIME")}}
+           **own_dirs}
     server = subprocess.Popen(
         [sys.executable, "-m", "voila", APP.name, "--no-browser", "--Voila.ip=127.0.0.1",
          f"--port={port}"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)

@@ -98,19 +98,28 @@ def squared_gram_difference(g, f):
     return tf.reduce_sum(tf.square(g - tf_gram(f)))
 
 
+def area(size):
+    """H*W of a (H, W) pair or of the (1, h, w, C) features."""
+    return size[-3] * size[-2] if len(size) == 4 else size[0] * size[1]
+
+
 @pytest.mark.parametrize("wrong, says", [
     (lambda g, f, s: squared_gram_difference(g, f), "did not divide"),
-    (lambda g, f, s: squared_gram_difference(g, f) / (36.0 * (f.shape[1] * f.shape[2]) ** 2),
+    (lambda g, f, s: squared_gram_difference(g, f) / (36.0 * area(f.shape) ** 2),
      "layer's own positions"),
     (lambda g, f, s: losses.style_loss(g, f, s, "paper"), "paper's divisor"),
-    (lambda g, f, s: squared_gram_difference(g, f) / (4.0 * f.shape[-1] ** 2 * (s[0] * s[1]) ** 2),
+    (lambda g, f, s: squared_gram_difference(g, f) / (4.0 * f.shape[-1] ** 2 * area(s) ** 2),
      "layer's channels"),
-    (lambda g, f, s: squared_gram_difference(g, f) / (36.0 * s[0] * s[1]), "square the number of positions"),
-    (lambda g, f, s: squared_gram_difference(g, f) / (12.0 * (s[0] * s[1]) ** 2), "square the 3 channels"),
-    (lambda g, f, s: squared_gram_difference(g, f) / (9.0 * (s[0] * s[1]) ** 2), "left out the 4"),
-    (lambda g, f, s: tf.reduce_mean(tf.square(g - tf_gram(f))) / (36.0 * (s[0] * s[1]) ** 2), "averaged"),
-    (lambda g, f, s: tf.reduce_sum(g - tf_gram(f)) / (36.0 * (s[0] * s[1]) ** 2), "square the differences"),
-    (lambda g, f, s: tf.reduce_sum(tf.square(tf_gram(g) - tf_gram(f))) / (36.0 * (s[0] * s[1]) ** 2),
+    (lambda g, f, s: squared_gram_difference(g, f) / (36.0 * area(s)),
+     "square the number of positions"),
+    (lambda g, f, s: squared_gram_difference(g, f) / (12.0 * area(s) ** 2),
+     "square the 3 channels"),
+    (lambda g, f, s: squared_gram_difference(g, f) / (9.0 * area(s) ** 2), "left out the 4"),
+    (lambda g, f, s: tf.reduce_mean(tf.square(g - tf_gram(f))) / (36.0 * area(s) ** 2),
+     "averaged"),
+    (lambda g, f, s: tf.reduce_sum(g - tf_gram(f)) / (36.0 * area(s) ** 2),
+     "square the differences"),
+    (lambda g, f, s: tf.reduce_sum(tf.square(tf_gram(g) - tf_gram(f))) / (36.0 * area(s) ** 2),
      "Gram matrix of style_gram"),
     (lambda g, f, s: np_style_loss(g, f, s) * 1.5, "wrong values"),
 ])

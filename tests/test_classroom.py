@@ -22,12 +22,10 @@ make_course = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(make_course)
 
 SOLUTION = re.compile(r"^( *)### BEGIN SOLUTION\n(.*?)^ *### END SOLUTION", re.M | re.S)
-STUB = "    # YOUR CODE HERE\n    raise NotImplementedError()"
 
 
-def stub(region):
+def stub(indent="    "):
     """What nbgrader leaves in place of a solution region, at its indentation."""
-    indent = region.group(1)
     return f"{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError()"
 
 
@@ -66,7 +64,8 @@ def test_the_student_version_has_no_solution_left(course, name):
         answers = [region.group(2) for region in SOLUTION.finditer(source[grade_id].source)]
         given = release[grade_id].source
         assert answers and "SOLUTION" not in given
-        assert given == SOLUTION.sub(stub, source[grade_id].source)
+        expected = SOLUTION.sub(lambda region: stub(region.group(1)), source[grade_id].source)
+        assert given == expected
         assert not any(answer.strip() in given for answer in answers)
         checks = source[grade_id + "_check"]
         assert checks.metadata.nbgrader.points == 1
@@ -80,8 +79,8 @@ def submit(course, student, answers):
     for cell in notebook.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in answers:
-            assert STUB in cell.source
-            cell.source = cell.source.replace(STUB, answers[grade_id])
+            assert stub() in cell.source
+            cell.source = cell.source.replace(stub(), answers[grade_id])
     folder = course / "submitted" / student / name
     folder.mkdir(parents=True)
     nbformat.write(notebook, folder / f"{name}.ipynb")
@@ -93,7 +92,7 @@ def test_autograde_scores_a_right_and_a_wrong_answer_and_names_the_mistake(cours
              for grade_id in ("gram_matrix", "style_loss")}
     layer_positions = ("    h, w = combination.shape[1:3]\n"
                        "    difference = style_gram - gram_matrix(combination)\n"
-                       "    return tf.reduce_sum(tf.square(difference)) / (4.0 * 3**2 * (h * w) ** 2)")
+                       "    return tf.reduce_sum(tf.square(difference)) / (36.0 * (h * w) ** 2)")
     submit(course, "ada", right)
     submit(course, "bob", dict(right, style_loss=layer_positions))
     nbgrader(course, "autograde", "04_style_loss")
