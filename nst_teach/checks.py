@@ -1,36 +1,42 @@
 """Self-checks for the exercises: they say *what* is wrong, not only *that* it is.
 
-Used by notebooks 03 (write the content loss), 04 (write the Gram matrix) and
-05 (write the total-variation loss). Each check calls your function on small
-random inputs, compares with the library's version and, when they differ,
-tries the usual mistakes to name yours. A wrong answer raises
-`ExerciseError`, so a notebook run in CI fails if a solution breaks.
+Used by notebooks 03 (write the content loss), 04 (write the Gram matrix and
+the book's style loss), 05 (write the total-variation loss) and 06 (write the
+book's Evaluator). Each check calls your code on small random inputs,
+compares with an answer known to be right and, when they differ, tries the
+usual mistakes to name yours. A wrong answer raises `ExerciseError`, so a
+notebook run in CI fails if a solution breaks, and nbgrader's autograder
+(classroom/) scores the check cell zero and shows the message as feedback.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import fmin_l_bfgs_b
 
 from . import losses
 
 
 class ExerciseError(AssertionError):
-    """Your function gives a wrong answer; the message says how to fix it."""
+    """Your code gives a wrong answer; the message says how to fix it."""
 
 
 def _as_array(value):
     return np.asarray(value.numpy() if hasattr(value, "numpy") else value, dtype=np.float64)
 
 
-def _check(name, student, reference, mistakes, args):
+def _random(shape, seed, scale=1.0):
+    return (np.random.default_rng(seed).normal(size=shape) * scale).astype(np.float32)
+
+
+def _check(name, student, args, reference, mistakes):
     """Compare `student(*args)` with `reference(*args)`; name the mistake if they differ."""
     try:
         got = _as_array(student(*args))
     except Exception as error:  # the student's code may fail in any way
-        raise ExerciseError(
-            f"{name} raised {type(error).__name__}: {error}. "
-            f"It was called with an array of shape {np.shape(args[-1])}."
-        ) from error
+        shapes = ", ".join(str(np.shape(arg)) for arg in args)
+        raise ExerciseError(f"{name} raised {type(error).__name__}: {error}. "
+                            f"It was called with arguments of shapes {shapes}.") from error
     want = _as_array(reference(*args))
     if got.shape == want.shape and np.allclose(got, want, rtol=1e-4):
         print(f"✓ {name} is correct.")
@@ -48,12 +54,11 @@ def _check(name, student, reference, mistakes, args):
     )
 
 
-def _random(shape, seed, scale=1.0):
-    return (np.random.default_rng(seed).normal(size=shape) * scale).astype(np.float32)
+# Each case gives (arguments, reference, [(message, mistake), ...]); the mistakes
+# are computed in NumPy, independently of the library. tests/test_checks.py
+# makes sure no two of them give the same answer, so every message is unambiguous.
 
-
-def check_content_loss(content_loss):
-    """Check `content_loss(base, combination)` against sum((combination - base)^2)."""
+def content_loss_case():
     base, combination = _random((1, 3, 5, 4), 1), _random((1, 3, 5, 4), 2)
     difference = combination.astype(np.float64) - base
     mistakes = [
@@ -66,11 +71,10 @@ def check_content_loss(content_loss):
         ("you summed the differences without squaring them: positive and negative "
          "differences cancel out.", lambda b, c: np.sum(difference)),
     ]
-    _check("content_loss", content_loss, losses.content_loss, mistakes, (base, combination))
+    return (base, combination), losses.content_loss, mistakes
 
 
-def check_gram_matrix(gram_matrix):
-    """Check `gram_matrix(features)` for features of shape (1, H, W, C)."""
+def gram_matrix_case():
     features = _random((1, 5, 7, 4), 3)
     flat = features.reshape(-1, 4).astype(np.float64)
     positions = flat.shape[0]
@@ -85,11 +89,54 @@ def check_gram_matrix(gram_matrix):
         ("you multiplied elementwise (F * F) instead of a matrix product.",
          lambda f: np.sum(flat * flat, axis=0)),
     ]
-    _check("gram_matrix", gram_matrix, losses.gram_matrix, mistakes, (features,))
+    return (features,), losses.gram_matrix, mistakes
 
 
-def check_total_variation(total_variation_loss):
-    """Check `total_variation_loss(image)` for an image of shape (1, H, W, 3)."""
+def style_loss_case():
+    """One layer of (1, 4, 5, 6) features in an image of 16 x 20 pixels."""
+    image_size, (_, h, w, channels) = (16, 20), (1, 4, 5, 6)
+    style_gram = losses.gram_matrix(_random((1, h, w, channels), 5)).numpy()
+    combination = _random((1, h, w, channels), 6)
+    flat = combination.reshape(-1, channels).astype(np.float64)
+    difference = style_gram.astype(np.float64) - flat.T @ flat
+    squared = np.sum(difference**2)
+    image_positions, layer_positions = image_size[0] * image_size[1], h * w
+    book = 4 * 3**2 * image_positions**2
+    style_of_style = style_gram.astype(np.float64).T @ style_gram - flat.T @ flat
+    mistakes = [
+        ("you did not divide: the book divides the sum by 4 * 3^2 * (H*W)^2.",
+         lambda *_: squared),
+        ("you used the layer's own positions h*w (here 4*5); the book's H*W is the "
+         "*image's* size, image_size, so the divisor is the same for every layer.",
+         lambda *_: squared / (4 * 3**2 * layer_positions**2)),
+        ("that is the paper's divisor, 4 N^2 M^2 with the layer's channels and "
+         "positions; the book's is 4 * 3^2 * (H*W)^2 with the image's 3 channels and size.",
+         lambda *_: squared / (4 * channels**2 * layer_positions**2)),
+        ("you used the layer's channels (here 6) where the book has 3, the image's "
+         "colour channels: 4 * 3^2 * (H*W)^2.",
+         lambda *_: squared / (4 * channels**2 * image_positions**2)),
+        ("square the number of positions: 4 * 3^2 * (H*W)^2, not 4 * 3^2 * H*W.",
+         lambda *_: squared / (4 * 3**2 * image_positions)),
+        ("square the 3 channels: 4 * 3^2 = 36, not 4 * 3 = 12.",
+         lambda *_: squared / (4 * 3 * image_positions**2)),
+        ("you left out the 4: the divisor is 4 * 3^2 * (H*W)^2.",
+         lambda *_: squared / (3**2 * image_positions**2)),
+        ("you averaged the squared Gram differences (reduce_mean); sum them, "
+         "then divide by the book's divisor.", lambda *_: squared / channels**2 / book),
+        ("square the differences of the Gram matrices before summing them.",
+         lambda *_: np.sum(difference) / book),
+        ("you took the Gram matrix of style_gram: it already is one. Take the Gram "
+         "matrix of the combination's features only.",
+         lambda *_: np.sum(style_of_style**2) / book),
+    ]
+
+    def reference(gram, features, size):
+        return losses.style_loss(gram, features, size, "book")
+
+    return (style_gram, combination, image_size), reference, mistakes
+
+
+def total_variation_case():
     x = _random((1, 6, 8, 3), 4, scale=50.0).astype(np.float64)
     corner = x[:, :-1, :-1]
     dy, dx = (corner - x[:, 1:, :-1]) ** 2, (corner - x[:, :-1, 1:]) ** 2
@@ -107,5 +154,137 @@ def check_total_variation(total_variation_loss):
         ("you used absolute differences; square them.",
          lambda i: np.sum((np.sqrt(dx) + np.sqrt(dy)) ** 1.25)),
     ]
-    _check("total_variation_loss", total_variation_loss, losses.total_variation_loss,
-           mistakes, (x.astype(np.float32),))
+    return (x.astype(np.float32),), losses.total_variation_loss, mistakes
+
+
+def check_content_loss(content_loss):
+    """Check `content_loss(base, combination)` against sum((combination - base)^2)."""
+    _check("content_loss", content_loss, *content_loss_case())
+
+
+def check_gram_matrix(gram_matrix):
+    """Check `gram_matrix(features)` for features of shape (1, H, W, C)."""
+    _check("gram_matrix", gram_matrix, *gram_matrix_case())
+
+
+def check_style_loss(style_loss):
+    """Check `style_loss(style_gram, combination, image_size)` with the book's divisor."""
+    _check("style_loss", style_loss, *style_loss_case())
+
+
+def check_total_variation(total_variation_loss):
+    """Check `total_variation_loss(image)` for an image of shape (1, H, W, 3)."""
+    _check("total_variation_loss", total_variation_loss, *total_variation_case())
+
+
+class Bowl:
+    """A stand-in for the network in `check_evaluator`: sum of w * (image - t)^2.
+
+    Like the book's `fetch_loss_and_grads`, it takes the image of shape
+    (1, H, W, 3) and returns the loss and the gradient as float32, the gradient
+    shaped like the image; it counts its calls, each one a network pass.
+    """
+
+    def __init__(self, shape, seed=7):
+        rng = np.random.default_rng(seed)
+        self.shape, self.calls = shape, 0
+        self.target = rng.normal(size=shape)
+        self.weights = rng.uniform(0.5, 2.0, size=shape)
+
+    def loss_at(self, x):
+        return float(np.sum(self.weights * (np.reshape(x, self.shape) - self.target) ** 2))
+
+    def gradient_at(self, x):
+        return (2 * self.weights * (np.reshape(x, self.shape) - self.target)).ravel()
+
+    def __call__(self, image):
+        if np.shape(image) != self.shape:
+            raise ValueError(f"loss_and_grads wants the image, shape {self.shape}, as the network "
+                             f"does; it got shape {np.shape(image)}: reshape x in loss first.")
+        self.calls += 1
+        return (np.float32(self.loss_at(image)),
+                self.gradient_at(image).reshape(self.shape).astype(np.float32))
+
+
+def _run(what, function, *args):
+    try:
+        return function(*args)
+    except Exception as error:
+        raise ExerciseError(f"{what} raised {type(error).__name__}: {error}") from error
+
+
+def _check_loss(name, evaluator, bowl, x, calls_before):
+    value = _run(f"{name}.loss(x)", evaluator.loss, x)
+    if value is None:
+        raise ExerciseError(f"{name}.loss(x) returned None: return the loss value.")
+    if isinstance(value, (tuple, list)) or np.size(value) != 1:
+        raise ExerciseError(f"{name}.loss(x) must return the loss alone, one number; it returned "
+                            f"a {type(value).__name__}. Keep the gradient for grads.")
+    if bowl.calls == calls_before == 0:
+        raise ExerciseError(f"{name}.loss(x) did not call loss_and_grads: it must run the network.")
+    if bowl.calls == calls_before:
+        raise ExerciseError(f"{name}.loss(x) did not run the network for a new x: it returned the "
+                            "value cached for the previous x. The cache only carries the gradient "
+                            "from loss to grads; empty it in grads, as the book does.")
+    if bowl.calls > calls_before + 1:
+        raise ExerciseError(f"{name}.loss(x) ran the network {bowl.calls - calls_before} times; "
+                            "once is enough, it gives both the loss and the gradient.")
+    if not np.isclose(float(np.asarray(value)), bowl.loss_at(x), rtol=1e-5):
+        raise ExerciseError(f"{name}.loss(x) returned {float(np.asarray(value)):.6g}, but the "
+                            f"loss at x is {bowl.loss_at(x):.6g}.")
+
+
+def _check_grads(name, evaluator, bowl, x, previous_x):
+    calls = bowl.calls
+    grad = _run(f"{name}.grads(x)", evaluator.grads, x)
+    if bowl.calls > calls:
+        raise ExerciseError(f"{name}.grads(x) ran the network again: that is a second forward and "
+                            "backward pass at every step, the very cost the Evaluator exists to "
+                            "avoid. Return the gradient that loss(x) computed and kept.")
+    if grad is None:
+        raise ExerciseError(f"{name}.grads(x) returned None: copy the kept gradient before "
+                            "emptying the cache, and return the copy.")
+    grad = np.asarray(grad)
+    if grad.shape != x.shape:
+        raise ExerciseError(f"{name}.grads(x) returned shape {grad.shape}; scipy wants a flat "
+                            f"vector like x, shape {x.shape}: .flatten() the network's gradient.")
+    if grad.dtype != np.float64:
+        raise ExerciseError(f"{name}.grads(x) returned {grad.dtype} values; scipy's L-BFGS-B works "
+                            "in float64: .astype('float64'), as in the book.")
+    if previous_x is not None and np.allclose(grad, bowl.gradient_at(previous_x), rtol=1e-5):
+        raise ExerciseError(f"{name}.grads(x) returned the gradient of the previous x: keep the "
+                            "new gradient in loss(x) every time.")
+    if not np.allclose(grad, bowl.gradient_at(x), rtol=1e-5, atol=1e-6):
+        raise ExerciseError(f"{name}.grads(x) returned wrong values: it should return the "
+                            "gradient that loss(x) got from loss_and_grads.")
+
+
+def check_evaluator(evaluator_class):
+    """Check a book-style `Evaluator(loss_and_grads, shape)` with `loss(x)` and `grads(x)`.
+
+    A quadratic bowl stands in for the network and counts its passes. The
+    check calls loss and grads in turn at two points, as scipy does, then
+    lets scipy's L-BFGS-B minimise the bowl through your evaluator.
+    """
+    name = getattr(evaluator_class, "__name__", "Evaluator")
+    shape = (1, 4, 5, 3)
+    bowl = Bowl(shape)
+    evaluator = _run(f"{name}(loss_and_grads, shape)", evaluator_class, bowl, shape)
+    x1, x2 = (_random(shape, seed).ravel().astype(np.float64) for seed in (8, 9))
+    _check_loss(name, evaluator, bowl, x1, 0)
+    _check_grads(name, evaluator, bowl, x1, None)
+    _check_loss(name, evaluator, bowl, x2, 1)
+    _check_grads(name, evaluator, bowl, x2, x1)
+
+    bowl = Bowl(shape)
+    evaluator = _run(f"{name}(loss_and_grads, shape)", evaluator_class, bowl, shape)
+    x, _, info = _run("scipy's fmin_l_bfgs_b with your evaluator", lambda: fmin_l_bfgs_b(
+        evaluator.loss, np.zeros(bowl.target.size), fprime=evaluator.grads, maxfun=100))
+    if bowl.calls != info["funcalls"]:
+        raise ExerciseError(f"scipy asked for {info['funcalls']} evaluations and the network ran "
+                            f"{bowl.calls} times: one pass per evaluation, please.")
+    if not np.allclose(x, bowl.target.ravel(), atol=1e-3):
+        raise ExerciseError("L-BFGS-B did not find the bottom of the bowl through your evaluator: "
+                            "loss and grads must describe the same x.")
+    print(f"✓ {name} is correct: L-BFGS-B found the minimum in {info['funcalls']} "
+          "evaluations, one network pass each.")

@@ -1,0 +1,70 @@
+"""The playground as an app: Voilà serves classroom/playground_app.ipynb on loopback.
+
+The page must come with the playground's widget and without code. The page is
+fetched by a child process, so this test process's network guard (conftest)
+stays in place; the child talks only to 127.0.0.1.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "classroom" / "playground_app.ipynb"
+FETCH = ("import sys, urllib.request; "
+         "print(urllib.request.urlopen(sys.argv[1], timeout=300).read().decode())")
+
+
+def free_port():
+    with socket.socket() as probe:  # binding is local; the network guard allows it
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def voila(tmp_path):
+    """`voila playground_app.ipynb` on 127.0.0.1 in fast mode; yields its URL."""
+    shutil.copy(APP, tmp_path / APP.name)
+    port = free_port()
+    own_dirs = {f"JUPYTER_{kind}_DIR": str(tmp_path / kind.lower())
+                for kind in ("CONFIG", "DATA", "RUNTIME")}
+    env = {**os.environ, "NST_TEACH_FAST": "1", "NST_TEACH_OFFLINE": "1", "PYTHONPATH": str(ROOT),
+           **own_dirs}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "voila", APP.name, "--no-browser", "--Voila.ip=127.0.0.1",
+         f"--port={port}"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    log, ready = [], threading.Event()
+
+    def read_log():
+        for line in server.stderr:
+            log.append(line)
+            if url in line:
+                ready.set()
+
+    threading.Thread(target=read_log, daemon=True).start()
+    try:
+        assert ready.wait(120), "Voilà did not start:\n" + "".join(log[-30:])
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def test_voila_serves_the_playground_without_code(voila):
+    page = subprocess.run([sys.executable, "-c", FETCH, voila], capture_output=True, text=True,
+                          timeout=360, check=True).stdout
+    assert "Neural style transfer: the playground" in page
+    assert page.count("application/vnd.jupyter.widget-view+json") == 1  # the playground
+    assert "Playground(" not in page and "import nst_teach" not in page  # no code shown
+    assert "There was an error" not in page and '"output_type": "error"' not in page
