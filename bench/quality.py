@@ -33,6 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DOC = ROOT / "docs" / "quality.md"
+GALLERY = ROOT / "docs" / "quality_gallery.png"
 
 PAIRS = (
     ("grace_hopper", "cubist"),
@@ -99,16 +100,17 @@ def table(rows, presets):
     for row in rows:
         photo, painting = row["ends"]["photo"], row["ends"]["painting"]
         lines.append(f"| {row['content']} | {row['style']} | *the photo* | {photo['style']:.3f} | 0 "
-                     f"| 1 | 1 | {photo['grain']:.2f} | |")
-        lines.append(f"| | | *the painting* | 1 | 1 | {painting['content']:.3f} | 0 "
-                     f"| {painting['grain']:.2f} | |")
+                     f"| {photo['content']:.3f} | 1 | {photo['grain']:.2f} | |")
+        lines.append(f"| | | *the painting* | {painting['style']:.3f} | 1 | {painting['content']:.3f} "
+                     f"| 0 | {painting['grain']:.2f} | |")
         for name in presets:
             s = row["presets"][name]
             lines.append(
                 f"| | | **{name}** | {s['style']:.3f} "
-                f"| {calibrated(s['style'], photo['style'], 1.0):.2f} | {s['content']:.3f} "
-                f"| {calibrated(s['content'], painting['content'], 1.0):.2f} | {s['grain']:.2f} "
-                f"| {s['seconds']:.0f} |")
+                f"| {calibrated(s['style'], photo['style'], painting['style']):.2f} "
+                f"| {s['content']:.3f} "
+                f"| {calibrated(s['content'], painting['content'], photo['content']):.2f} "
+                f"| {s['grain']:.2f} | {s['seconds']:.0f} |")
     return "\n".join(lines)
 
 
@@ -170,11 +172,14 @@ def main(argv=None):
     results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
                "presets": presets, "height": height, "rows": rows}
     (out / "quality.json").write_text(json.dumps(results, indent=1))
-    gallery_path = gallery(rows, presets, out / "gallery.png")
-    text = table(rows, presets)
+    to_doc = not (args.folder or args.quick or args.no_doc)
+    gallery_path = gallery(rows, presets, GALLERY if to_doc else out / "gallery.png")
+    text = (f"Measured by `python bench/quality.py{' ' + ' '.join(argv or sys.argv[1:])}` on "
+            f"{results['machine']}, {time.strftime('%Y-%m-%d')}; seconds are wall time per run, "
+            f"height {height or 'of each preset'}.\n\n" + table(rows, presets)
+            + f"\n\n![gallery]({gallery_path.name if to_doc else gallery_path})")
     print(text)
-    print(f"gallery: {gallery_path}")
-    if not (args.folder or args.quick or args.no_doc):
+    if to_doc:
         write_doc(text)
 
 

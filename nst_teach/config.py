@@ -261,7 +261,7 @@ PAINTERLY = {
 }
 """The best pictures we can make in about the book's time, per backbone (docs/quality.md)."""
 
-PAINTERLY_QUICK = {name: settings.replace(height=256, stages=((0.5, 100), (1.0, 100)))
+PAINTERLY_QUICK = {name: settings.replace(height=256, stages=((0.25, 100), (0.5, 100), (1.0, 100)))
                    for name, settings in PAINTERLY.items()}
 """`PAINTERLY` at 256 px: about a minute on two CPU cores (the README's main job)."""
 

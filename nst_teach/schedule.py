@@ -9,6 +9,13 @@ values) but first at a quarter and at half the height, upsampling the result
 each time, and finishes at full size with one uninterrupted L-BFGS run.
 docs/benchmarks.md measures how much sooner it reaches the book's final loss.
 
+One thing must change with the size: the content loss is a sum over the
+content layer's positions, so it shrinks with the image's area, while both
+style normalisations divide the area out. A smaller stage therefore gets a
+content weight larger by (full height / stage height)^2, so that the content
+keeps its share of the loss and the photo is not lost at the coarse stages
+(docs/quality.md).
+
 Not the book's schedule: use `transfer` (the default) to compare with the book.
 """
 
@@ -83,7 +90,8 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
     reached = []  # the target loss, if one was given, was reached
     for index, ((_, evaluations), height) in enumerate(zip(stages, heights)):
         last = index == len(stages) - 1
-        stage_settings = settings.replace(height=settings.height if last else height)
+        stage_settings = settings if last else settings.replace(
+            height=height, content_weight=settings.content_weight * (settings.height / height) ** 2)
         try:
             problem = setup(content, style, stage_settings, mask=mask, init_image=init_image)
         except KeyboardInterrupt:  # Ctrl-C between stages: keep the last stage's image
