@@ -319,3 +319,13 @@ def test_sigterm_and_sighup_mid_run_leave_a_valid_result_and_loss_curve(tmp_path
     assert "stopped early" in stdout
     assert images.load_image(out).shape == (32, 27, 3)
     assert images.load_image(tmp_path / "o_loss.png").shape[1] > 300
+
+
+def test_the_readme_main_job_preset_writes_the_picture_and_its_loss_curve(tmp_path, capsys):
+    # README's main job is `--preset painterly-quick`; here shrunk to seconds.
+    out = tmp_path / "result.png"
+    code = main(["transfer", "grace_hopper", "cubist", "-o", str(out), "--preset", "painterly-quick",
+                 "--backbone", "random", "--height", "32", "--stages", "0.5:2,1:3", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert images.load_image(out).shape == (32, 27, 3)
+    assert images.load_image(tmp_path / "result_loss.png").ndim == 3
