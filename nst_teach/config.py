@@ -255,7 +255,7 @@ PAINTERLY = {
     "vgg19": Settings(
         backbone="vgg19", height=512, resample="lanczos", normalization="paper",
         content_layer="block4_conv2", content_weight=1.8e-6, style_weight=1.0,
-        style_layer_weights=(0.488, 0.122, 0.0305, 0.00763, 0.00763), tv_weight=3e-4,
+        style_layer_weights=(0.488, 0.122, 0.0305, 0.00763, 0.00763),
         stages=((0.25, 150), (0.5, 150), (1.0, 200)),
     ),
 }
