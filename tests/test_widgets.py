@@ -219,8 +219,7 @@ def test_fast_model_is_applied_and_bad_files_are_reported(tmp_path):
 def test_fields_without_a_control_keep_their_value():
     from nst_teach import QUICK
 
-    given = QUICK.replace(weights="vgg19.h5", lbfgs_history=50, convolution="direct",
-                          backbone="hed-vgg16")
+    given = QUICK.replace(weights="vgg19.h5", lbfgs_history=50, convolution="direct")
     playground = Playground(given)
     playground.seed.value = 3
     assert playground.settings() == given.replace(seed=3)
