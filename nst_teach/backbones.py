@@ -16,13 +16,13 @@ blocks compute).
 
 from __future__ import annotations
 
-import functools
 import os
 import socket
 import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
+from .caches import Cache
 from .tensorflow_setup import keras
 
 VGG19_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -137,14 +137,22 @@ def vgg19_available(weights=None):
     return vgg19_weights_path().is_file() or can_download()
 
 
-@functools.lru_cache(maxsize=6)
+_NETWORKS = Cache("backbones", 6)
+
+
 def load_backbone(name="auto", weights=None, seed=0, pooling="max"):
     """The backbone network by name; built once per process and then reused.
 
     Returns ``(model, resolved_name)``. ``"auto"`` falls back from ``vgg19`` to
     ``hed-vgg16`` with a warning; naming ``"vgg19"`` never falls back.
     ``pooling="avg"`` swaps max for average pooling (see `with_average_pooling`).
+    `nst_teach.clear_caches` forgets the built networks.
     """
+    return _NETWORKS.get((name, weights, seed, pooling),
+                          lambda: _build_backbone(name, weights, seed, pooling))
+
+
+def _build_backbone(name, weights, seed, pooling):
     if pooling == "avg":
         model, name = load_backbone(name, weights, seed)
         return with_average_pooling(model), name
@@ -155,7 +163,7 @@ def load_backbone(name="auto", weights=None, seed=0, pooling="max"):
             warnings.warn(
                 "no VGG19 ImageNet weights here: using the offline backbone hed-vgg16, so "
                 "results differ from the book's (`nst-teach weights` says how to get VGG19)",
-                stacklevel=2,
+                stacklevel=5,  # the caller of load_backbone
             )
             name = "hed-vgg16"
     if name == "vgg19":

@@ -43,6 +43,11 @@ def min_size_for(layer):
     return 2 ** (int(match.group(1)) - 1) if match else 1
 
 
+def _in_loss_graph(default):
+    """A field that `nst_teach.losses.weighted_losses` reads, so the traced graph depends on it."""
+    return dataclasses.field(default=default, metadata={"in_loss_graph": True})
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything that decides a run; the defaults are the book's (section 8.3).
@@ -54,12 +59,14 @@ class Settings:
     height: int = 400
     iterations: int = 20
     maxfun: int = 20
-    content_weight: float = 0.025
-    style_weight: float = 1.0
-    tv_weight: float = 1e-4
-    content_layer: str = "block5_conv2"
-    style_layers: tuple = BOOK_STYLE_LAYERS
-    normalization: str = "book"
+    # Fields marked _in_loss_graph are baked into the traced loss graph: a change
+    # traces a new one (nst_teach.caches.settings_key); the others do not.
+    content_weight: float = _in_loss_graph(0.025)
+    style_weight: float = _in_loss_graph(1.0)
+    tv_weight: float = _in_loss_graph(1e-4)
+    content_layer: str = _in_loss_graph("block5_conv2")
+    style_layers: tuple = _in_loss_graph(BOOK_STYLE_LAYERS)
+    normalization: str = _in_loss_graph("book")
     backbone: str = "auto"
     weights: str | None = None
     seed: int = 0
@@ -69,7 +76,7 @@ class Settings:
     preserve_colour: str = "none"  # see nst_teach.colour
     style_scale: float = 1.0  # style image size relative to the content's
     style_blend: tuple | None = None  # one weight per style image, when several are given
-    style_layer_weights: tuple | None = None  # one factor per style layer (default all 1)
+    style_layer_weights: tuple | None = _in_loss_graph(None)  # one factor per style layer (default all 1)
     pooling: str = "max"  # "avg" replaces the backbone's max pooling by average pooling
     optimizer: str = "book"  # "book": restarted L-BFGS; "lbfgs": one continuous run; "adam"
     lbfgs_history: int = 10  # L-BFGS memory m (scipy's default) for "book" and "lbfgs"

@@ -11,6 +11,7 @@ import numpy as np
 
 from .tensorflow_setup import keras, tf
 from .backbones import conv_layer_names
+from .caches import Cache
 from .config import CONVOLUTIONS
 from .losses import gram_matrix
 from .winograd import WinogradFeatures
@@ -37,24 +38,20 @@ def feature_extractor(model, layers, convolution="direct"):
         )
     if convolution not in CONVOLUTIONS:
         raise ValueError(f"convolution must be one of {CONVOLUTIONS}, got {convolution!r}")
-    key = (id(model), tuple(layers), convolution)
-    cached = _EXTRACTORS.get(key)
-    if cached is not None and cached[0] is model:
-        return cached[1]
+    return _EXTRACTORS.get((model, tuple(layers), convolution),
+                           lambda: _build_extractor(model, layers, convolution))
+
+
+def _build_extractor(model, layers, convolution):
     if convolution == "winograd":
-        extractor = WinogradFeatures(model, layers)
-    else:
-        outputs = {name: model.get_layer(name).output for name in layers}
-        extractor = keras.Model(model.input, outputs, name="features")
-    while len(_EXTRACTORS) >= 8:
-        _EXTRACTORS.pop(next(iter(_EXTRACTORS)))
-    _EXTRACTORS[key] = (model, extractor)
-    return extractor
+        return WinogradFeatures(model, layers)
+    outputs = {name: model.get_layer(name).output for name in layers}
+    return keras.Model(model.input, outputs, name="features")
 
 
-_EXTRACTORS = {}
-"""Built extractors per (backbone, layers, convolution): reusing one lets `nst_teach.optimize`
-reuse its traced loss-and-gradient graph across runs (a speed feature)."""
+_EXTRACTORS = Cache("feature extractors", 8)
+"""Reusing an extractor lets `nst_teach.optimize` reuse its traced loss-and-gradient graph
+across runs (a speed feature)."""
 
 
 class Targets(NamedTuple):

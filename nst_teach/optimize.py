@@ -17,6 +17,7 @@ from scipy.optimize import fmin_l_bfgs_b
 from .tensorflow_setup import tf
 from . import colour, images
 from .backbones import load_backbone
+from .caches import Cache, settings_key
 from .config import BOOK, min_size_for
 from .data import image_or_example
 from .features import compute_targets, feature_extractor
@@ -164,15 +165,7 @@ def make_loss_and_grads(extractor, targets, settings, shape, *, jit_compile=Fals
     return loss_and_grads
 
 
-_STEPS = {}  # (id(extractor), loss settings, shape, jit) -> (extractor, traced step)
-_MAX_STEPS = 8
-
-
-def _loss_key(settings):
-    """The fields of `settings` that the loss graph depends on."""
-    return (settings.content_weight, settings.style_weight, settings.tv_weight,
-            settings.content_layer, tuple(settings.style_layers), settings.normalization,
-            settings.style_layer_weights)
+_STEPS = Cache("traced loss steps", 8)
 
 
 def traced_step(extractor, settings, shape, *, jit_compile=False):
@@ -180,15 +173,17 @@ def traced_step(extractor, settings, shape, *, jit_compile=False):
 
     Tracing and optimising the graph costs about a second; keeping the step
     per (extractor, loss settings, image shape) means that a second run of the
-    same size (a new style image, a widget's Run button) skips it. The targets
-    are an argument, not a constant baked into the graph, so any content and
-    style images of that size share one graph. At most a few steps are kept.
+    same size (a new style image, a widget's Run button) skips it. The loss
+    settings are the fields that `Settings` marks as in the loss graph
+    (`nst_teach.caches.settings_key`). The targets are an argument, not a
+    constant baked into the graph, so any content and style images of that
+    size share one graph. At most a few steps are kept.
     """
-    key = (id(extractor), _loss_key(settings), tuple(shape), bool(jit_compile))
-    cached = _STEPS.get(key)
-    if cached is not None and cached[0] is extractor:
-        return cached[1]
+    key = (extractor, settings_key(settings), tuple(shape), bool(jit_compile))
+    return _STEPS.get(key, lambda: _trace_step(extractor, settings, jit_compile))
 
+
+def _trace_step(extractor, settings, jit_compile):
     @tf.function(jit_compile=bool(jit_compile), autograph=False)
     def step(x, targets):
         with tf.GradientTape() as tape:
@@ -196,9 +191,6 @@ def traced_step(extractor, settings, shape, *, jit_compile=False):
             parts = weighted_losses(extractor(x), targets, x, settings)
         return parts, tape.gradient(parts["total"], x)
 
-    while len(_STEPS) >= _MAX_STEPS:
-        _STEPS.pop(next(iter(_STEPS)))
-    _STEPS[key] = (extractor, step)
     return step
 
 

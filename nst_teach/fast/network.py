@@ -10,6 +10,7 @@ import numpy as np
 
 from ..tensorflow_setup import keras, tf
 from .. import images
+from ..caches import Cache
 from ..images import ImageError, atomic_write
 
 PACKAGE = "nst_teach"
@@ -170,12 +171,12 @@ def stylise(model, image, max_side=None):
 
 def _forward(model, x):
     """The model as one traced graph, for any image size (traced once per model)."""
-    forward = getattr(model, "_nst_forward", None)
-    if forward is None:
-        forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True,
-                              input_signature=[tf.TensorSpec((None, None, None, 3), tf.float32)])
-        model._nst_forward = forward
-    return forward(x)
+    return _FORWARDS.get((model,), lambda: tf.function(
+        lambda x: model(x, training=False), reduce_retracing=True,
+        input_signature=[tf.TensorSpec((None, None, None, 3), tf.float32)]))(x)
+
+
+_FORWARDS = Cache("fast networks' traced forward passes", 4)
 
 
 def load_model(path):
