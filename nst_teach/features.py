@@ -5,6 +5,8 @@ Taught in notebook 02 (feature maps) and 06 (the optimisation).
 
 from __future__ import annotations
 
+__all__ = ["feature_extractor", "Targets", "compute_targets"]
+
 from typing import NamedTuple
 
 import numpy as np
@@ -28,6 +30,8 @@ def feature_extractor(model, layers, convolution="direct"):
     ``convolution="winograd"`` computes the deep 3x3 convolutions with fewer
     multiplications, the same features to float32 round-off: a callable, not
     a Keras model (see `nst_teach.winograd`).
+
+    Taught in notebooks 02 and 04.
     """
     valid = conv_layer_names(model)
     unknown = [name for name in layers if name not in valid]
@@ -55,7 +59,10 @@ across runs (a speed feature)."""
 
 
 class Targets(NamedTuple):
-    """What the combination image is pulled towards, computed once per run."""
+    """What the combination image is pulled towards, computed once per run.
+
+    Used by `bench/run.py`.
+    """
 
     content: tf.Tensor  # the content image's features at the content layer
     grams: dict  # layer name -> Gram matrix of the style image(s), blended
@@ -71,6 +78,8 @@ def compute_targets(extractor, content_x, style_x, settings, masks=None):
     the ratio of positions, so that they compare with the combination's.
     With `masks` (one (H, W) array in [0, 1] per style image, at the content's
     size) each style only applies inside its mask: see `nst_teach.losses.guided_style_loss`.
+
+    Taught in notebook 09.
     """
     content_features = extractor(tf.constant(content_x))
     styles = list(style_x) if isinstance(style_x, (list, tuple)) else [style_x]

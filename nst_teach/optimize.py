@@ -5,6 +5,12 @@ Taught in notebook 06 (the optimisation).
 
 from __future__ import annotations
 
+__all__ = [
+    "StopRun", "BudgetSpent", "LossNotFinite", "History", "Evaluator", "Result",
+    "make_loss_and_grads", "traced_step", "prepare_images", "Problem", "setup", "transfer",
+    "restarted_lbfgs", "continuous_lbfgs", "adam",
+]
+
 import math
 import time
 from dataclasses import dataclass, field
@@ -28,11 +34,17 @@ COMPONENTS = ("total", "content", "style", "tv")
 
 
 class StopRun(Exception):
-    """Raised inside an evaluation to end a run early (see `Evaluator.stop`)."""
+    """Raised inside an evaluation to end a run early (see `Evaluator.stop`).
+
+    Used by `nst_teach.schedule`.
+    """
 
 
 class BudgetSpent(StopRun):
-    """Raised when an evaluation is asked for beyond `Evaluator.budget`."""
+    """Raised when an evaluation is asked for beyond `Evaluator.budget`.
+
+    Used by `nst_teach.optimizers`.
+    """
 
 
 class LossNotFinite(ArithmeticError):
@@ -40,6 +52,8 @@ class LossNotFinite(ArithmeticError):
 
     `image` is the best image whose loss was finite (None if there was none),
     `history` the losses up to then.
+
+    Used by `nst_teach.cli` and `nst_teach.schedule`.
     """
 
     def __init__(self, message, image=None, history=None):
@@ -49,7 +63,10 @@ class LossNotFinite(ArithmeticError):
 
 @dataclass
 class History:
-    """Losses of a run: per evaluation (each component) and per iteration."""
+    """Losses of a run: per evaluation (each component) and per iteration.
+
+    Used by `nst_teach.optimizers`.
+    """
 
     evaluations: dict = field(default_factory=lambda: {name: [] for name in COMPONENTS})
     iteration_loss: list = field(default_factory=list)
@@ -70,6 +87,8 @@ class Evaluator:
     `grads(x)` returns the cached gradient; calling them out of order is an
     error. Each evaluation is recorded in `history`, and the image with the
     lowest loss seen so far is kept in `best_x`.
+
+    Taught in notebook 06.
     """
 
     def __init__(self, loss_and_grads, history=None):
@@ -126,7 +145,10 @@ def _not_finite_message(parts, evaluation):
 
 @dataclass
 class Result:
-    """What a run produced: the image, its history and what was saved."""
+    """What a run produced: the image, its history and what was saved.
+
+    Used by `nst_teach.schedule`.
+    """
 
     image: np.ndarray  # uint8 RGB
     history: History
@@ -152,6 +174,8 @@ def make_loss_and_grads(extractor, targets, settings, shape, *, jit_compile=Fals
     `jit_compile=True` compiles it with XLA: the same loss within float32
     noise, but on a 2-core CPU it measured slower than TensorFlow's oneDNN
     kernels (docs/benchmarks.md), so it is off by default.
+
+    Used by `bench/run.py`.
     """
     step = traced_step(extractor, settings, shape, jit_compile=jit_compile)
     shape = tuple(shape)
@@ -178,6 +202,8 @@ def traced_step(extractor, settings, shape, *, jit_compile=False):
     (`nst_teach.caches.settings_key`). The targets are an argument, not a
     constant baked into the graph, so any content and style images of that
     size share one graph. At most a few steps are kept.
+
+    Used by `bench/run.py`.
     """
     key = (extractor, settings_key(settings), tuple(shape), bool(jit_compile))
     return _STEPS.get(key, lambda: _trace_step(extractor, settings, jit_compile))
@@ -201,6 +227,8 @@ def prepare_images(content, style, settings):
     the style image is stretched to exactly that size, as in the book, times
     `settings.style_scale`. `style` may be a list of images: then a list of
     resized styles is returned.
+
+    Taught in notebook 09.
     """
     if isinstance(style, (list, tuple)) and not style:
         raise ValueError("style is an empty list: give one style image, or a list of them")
@@ -236,7 +264,10 @@ def _too_narrow(content, size, need):
 
 @dataclass
 class Problem:
-    """The fixed parts of a run, ready for any optimiser (see `setup`)."""
+    """The fixed parts of a run, ready for any optimiser (see `setup`).
+
+    Used by `nst_teach.optimize`.
+    """
 
     loss_and_grads: object  # flat float64 x -> (loss parts, gradient)
     x0: np.ndarray  # the starting image, preprocessed and flat (float64)
@@ -260,6 +291,8 @@ def setup(content, style, settings=BOOK, *, mask=None, init_image=None):
     array or grey image, 1 where the style goes, at any size; with several
     styles, a list of masks, one per style. `init_image` starts the run from a
     given image instead of `settings.init`.
+
+    Taught in notebook 09.
     """
     content_img, style_imgs = prepare_images(content, style, settings)
     several = isinstance(style_imgs, list)
@@ -338,6 +371,8 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
     coarse to fine instead (`nst_teach.schedule.coarse_to_fine`): the callback,
     the saved images and `evaluator_hook` then come once per stage. A loss that
     becomes NaN or infinite raises `LossNotFinite`, which carries the last finite image.
+
+    Taught in notebooks 01 and 02.
     """
     settings = settings.replace(**changes) if changes else settings
     if settings.stages is not None:
@@ -385,7 +420,10 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
 
 
 def restarted_lbfgs(evaluator, x, settings, end_of_iteration):
-    """The book: `iterations` runs of L-BFGS, each restarted from the last image."""
+    """The book: `iterations` runs of L-BFGS, each restarted from the last image.
+
+    Used by `nst_teach.optimize`.
+    """
     for i in range(settings.iterations):
         x, loss, _ = fmin_l_bfgs_b(evaluator.loss, x, fprime=evaluator.grads,
                                    maxfun=settings.maxfun, m=settings.lbfgs_history)
@@ -398,6 +436,8 @@ def continuous_lbfgs(evaluator, x, settings, end_of_iteration):
     It keeps its curvature memory throughout; every `maxfun` evaluations
     count as an iteration (for callbacks and saved images), showing the best
     image so far.
+
+    Used by `nst_teach.optimize`.
     """
     budget = settings.iterations * settings.maxfun
     if evaluator.budget is None:
@@ -411,7 +451,10 @@ def continuous_lbfgs(evaluator, x, settings, end_of_iteration):
 
 
 def adam(evaluator, x, settings, end_of_iteration, beta1=0.9, beta2=0.999, eps=1e-8):
-    """Adam on the pixels, one evaluation a step, `settings.learning_rate` in pixel units."""
+    """Adam on the pixels, one evaluation a step, `settings.learning_rate` in pixel units.
+
+    Used by `nst_teach.optimize`.
+    """
     _every(evaluator, settings, end_of_iteration)
     x, m, v = x.copy(), np.zeros_like(x), np.zeros_like(x)
     for t in range(1, settings.iterations * settings.maxfun + 1):

@@ -6,6 +6,8 @@ Taught in notebooks 03 (content: what a layer remembers of a photo) and 04
 
 from __future__ import annotations
 
+__all__ = ["noise_image", "reconstruct"]
+
 import numpy as np
 from scipy.optimize import fmin_l_bfgs_b
 
@@ -22,6 +24,8 @@ def noise_image(shape, seed=0, amplitude=32):
     Faint noise rather than full-range: whatever a layer cannot see is never
     changed by the optimisation, and faint noise keeps those blind spots quiet
     so that what the layer *does* remember stands out.
+
+    Taught in notebook 03.
     """
     noise = np.random.default_rng(seed).uniform(-amplitude, amplitude, shape)
     return np.clip(np.round(128 + noise), 0, 255).astype(np.uint8)
@@ -51,6 +55,8 @@ def reconstruct(target, layers, kind="content", evaluations=100, backbone="hed-v
     (content) or Gram matrices (style) the noise must match. Returns the
     reconstructed RGB image and the loss after each evaluation. Whatever the
     result shares with `target` is what those layers remember.
+
+    Taught in notebooks 03 and 04.
     """
     target = np.asarray(target)
     layers = [layers] if isinstance(layers, str) else list(layers)

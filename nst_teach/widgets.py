@@ -15,6 +15,8 @@ cell is current, not to the widget. So the run never prints; it sets
 
 from __future__ import annotations
 
+__all__ = ["layer_names", "png_bytes", "loss_plot_png", "decode_upload", "Playground"]
+
 import base64
 import html
 import io
@@ -41,20 +43,28 @@ def layer_names(backbone):
     """Convolution layer names of a backbone, without building it.
 
     ``auto`` may become VGG16 (hed-vgg16), so it offers the layers both share.
+
+    Used by `nst_teach.widgets`.
     """
     convs = VGG_CONVS["vgg19" if backbone in ("vgg19", "random") else "vgg16"]
     return [f"block{b}_conv{c}" for b, n in enumerate(convs, 1) for c in range(1, n + 1)]
 
 
 def png_bytes(image):
-    """An RGB uint8 array as PNG file bytes, what `ipywidgets.Image` shows."""
+    """An RGB uint8 array as PNG file bytes, what `ipywidgets.Image` shows.
+
+    Used by `nst_teach.widgets`.
+    """
     buffer = io.BytesIO()
     Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
 def loss_plot_png(history):
-    """The loss curve of `history` as PNG bytes, drawn without pyplot (thread-safe)."""
+    """The loss curve of `history` as PNG bytes, drawn without pyplot (thread-safe).
+
+    Used by `nst_teach.widgets`.
+    """
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(5.5, 3.2), layout="constrained")
@@ -73,6 +83,8 @@ def decode_upload(item):
 
     Raises `ImageError` naming the file when it is not an image Pillow can
     read, or when it is larger than `images.MAX_PIXELS`.
+
+    Used by `nst_teach.widgets`.
     """
     name, content = item["name"], bytes(item["content"])
     try:
@@ -104,6 +116,8 @@ class Playground:
     backbone); the preset menu replaces them. Fields without a control keep
     their value from there. Finished runs are kept in `results` and saved into
     `results_dir` by the Save button.
+
+    Taught in notebook 07.
     """
 
     def __init__(self, settings=None, results_dir="playground-results"):
