@@ -29,6 +29,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .caches import Cache
+from .config import BACKBONES
 from .tensorflow_setup import keras
 
 VGG19_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -202,7 +203,7 @@ def _build_backbone(name, weights, seed, pooling):
         return hed_vgg16(), name
     if name == "random":
         return vgg19(None, seed), name
-    raise ValueError(f"backbone must be one of auto, vgg19, hed-vgg16, random; got {name!r}")
+    raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}; got {name!r}")
 
 
 def with_average_pooling(model):

@@ -6,7 +6,7 @@ Taught in notebook 01 (set-up) and used by every later notebook.
 from __future__ import annotations
 
 __all__ = [
-    "min_size_for", "Settings", "preset", "BOOK", "QUICK", "PAINTERLY", "PAINTERLY_QUICK",
+    "vgg_layer_names", "min_size_for", "Settings", "preset", "BOOK", "QUICK", "PAINTERLY", "PAINTERLY_QUICK",
     "PRESETS", "FAST_STAGES",
 ]
 
@@ -34,8 +34,20 @@ OPTIMIZERS = ("book", "lbfgs", "adam")
 CONVOLUTIONS = ("winograd", "direct")
 
 
-VGG_LAYERS = tuple(f"block{block}_conv{conv}" for block, convs in enumerate((2, 2, 4, 4, 4), 1)
-                   for conv in range(1, convs + 1))
+CONVS_PER_BLOCK = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
+"""Convolutions in each of VGG's five blocks; ``hed-vgg16`` is VGG16, ``random`` VGG19."""
+
+
+def vgg_layer_names(network="vgg19"):
+    """The convolution layers of `network` ("vgg19" or "vgg16"), shallow to deep, unbuilt.
+
+    Used by `nst_teach.config` and `nst_teach.widgets`.
+    """
+    return tuple(f"block{block}_conv{conv}" for block, convs in enumerate(CONVS_PER_BLOCK[network], 1)
+                 for conv in range(1, convs + 1))
+
+
+VGG_LAYERS = vgg_layer_names("vgg19")
 """VGG19's convolution layers; VGG16 (hed-vgg16) lacks block3_conv4, block4_conv4 and block5_conv4."""
 
 

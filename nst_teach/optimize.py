@@ -7,8 +7,8 @@ from __future__ import annotations
 
 __all__ = [
     "StopRun", "BudgetSpent", "LossNotFinite", "History", "Evaluator", "Result",
-    "make_loss_and_grads", "traced_step", "prepare_images", "Problem", "setup", "transfer",
-    "restarted_lbfgs", "continuous_lbfgs", "adam",
+    "make_loss_and_grads", "gradient_step", "for_scipy", "traced_step", "prepare_images",
+    "Problem", "setup", "transfer", "restarted_lbfgs", "continuous_lbfgs", "adam",
 ]
 
 import math
@@ -177,14 +177,38 @@ def make_loss_and_grads(extractor, targets, settings, shape, *, jit_compile=Fals
 
     Used by `bench/run.py`.
     """
-    step = traced_step(extractor, settings, shape, jit_compile=jit_compile)
+    return for_scipy(traced_step(extractor, settings, shape, jit_compile=jit_compile), shape, targets)
+
+
+def gradient_step(loss, *, jit_compile=False):
+    """`loss(x, *args)` (a dict of scalars with a "total") and its gradient in x, traced.
+
+    Returns the `tf.function` (x, *args) -> (loss parts, gradient of the
+    total). Used by `nst_teach.optimize`, `nst_teach.reconstruct` and `bench/run.py`.
+    """
+
+    @tf.function(jit_compile=bool(jit_compile), autograph=False)
+    def step(x, *args):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            parts = loss(x, *args)
+        return parts, tape.gradient(parts["total"], x)
+
+    return step
+
+
+def for_scipy(step, shape, *args):
+    """`step` (see `gradient_step`) as scipy wants it: flat float64 x -> (floats, flat float64).
+
+    The graph runs in float32 on an image of `shape`; `args` are passed on.
+    Used by `nst_teach.optimize`, `nst_teach.reconstruct` and `bench/run.py`.
+    """
     shape = tuple(shape)
 
     def loss_and_grads(x_flat):
-        x = tf.constant(np.reshape(x_flat, shape), tf.float32)
-        parts, grad = step(x, targets)
-        parts = {name: float(value) for name, value in parts.items()}
-        return parts, grad.numpy().ravel().astype(np.float64)
+        parts, grad = step(tf.constant(np.reshape(x_flat, shape), tf.float32), *args)
+        return ({name: float(value) for name, value in parts.items()},
+                grad.numpy().ravel().astype(np.float64))
 
     return loss_and_grads
 
@@ -210,14 +234,8 @@ def traced_step(extractor, settings, shape, *, jit_compile=False):
 
 
 def _trace_step(extractor, settings, jit_compile):
-    @tf.function(jit_compile=bool(jit_compile), autograph=False)
-    def step(x, targets):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            parts = weighted_losses(extractor(x), targets, x, settings)
-        return parts, tape.gradient(parts["total"], x)
-
-    return step
+    return gradient_step(lambda x, targets: weighted_losses(extractor(x), targets, x, settings),
+                         jit_compile=jit_compile)
 
 
 def prepare_images(content, style, settings):

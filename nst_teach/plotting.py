@@ -7,10 +7,11 @@ notebooks 02 to 07.
 from __future__ import annotations
 
 __all__ = [
-    "plot_loss_history", "save_loss_plot", "show_images", "most_active_channels",
+    "plot_loss_history", "save_loss_plot", "plot_png", "show_images", "most_active_channels",
     "feature_map_grid", "gram_heatmaps", "filmstrip", "plot_optimizer_comparison",
 ]
 
+import io
 import math
 
 from .optimize import COMPONENTS
@@ -57,14 +58,28 @@ def save_loss_plot(history, path, title="Loss during the optimisation"):
 
     Used by the command line.
     """
+    return plot_png(lambda ax: plot_loss_history(history, ax, title), path)
+
+
+def plot_png(draw, path=None, figsize=(7, 4), dpi=100):
+    """A PNG of what `draw(ax)` plots: written atomically to `path` (returned), or its bytes.
+
+    The figure is made without pyplot, so this works without a display and
+    from a background thread (the playground's runs). Used by
+    `nst_teach.widgets`, `nst_teach.fast.training` and `nst_teach.plotting`.
+    """
     from matplotlib.figure import Figure
 
+    figure = Figure(figsize=figsize, layout="constrained")
+    draw(figure.add_subplot())
+    if path is None:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=dpi)
+        return buffer.getvalue()
     from .images import atomic_write
 
-    figure = Figure(figsize=(7, 4), layout="constrained")
-    plot_loss_history(history, figure.add_subplot(), title)
     with atomic_write(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=100)
+        figure.savefig(tmp, format="png", dpi=dpi)
     return path
 
 

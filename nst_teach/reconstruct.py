@@ -16,6 +16,7 @@ from . import images
 from .backbones import load_backbone
 from .features import feature_extractor
 from .losses import content_loss, gram_matrix, style_loss
+from .optimize import for_scipy, gradient_step
 
 
 def noise_image(shape, seed=0, amplitude=32):
@@ -63,19 +64,13 @@ def reconstruct(target, layers, kind="content", evaluations=100, backbone="hed-v
     loss_of = _loss_function(target, layers, kind, backbone, normalization)
     shape = (1, *target.shape)
 
-    @tf.function
-    def step(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            loss = loss_of(x)
-        return loss, tape.gradient(loss, x)
-
+    evaluate = for_scipy(gradient_step(lambda x: {"total": loss_of(x)}), shape)
     losses = []
 
     def loss_and_grad(x_flat):
-        loss, grad = step(tf.constant(x_flat.reshape(shape), tf.float32))
-        losses.append(float(loss))
-        return float(loss), grad.numpy().ravel().astype(np.float64)
+        parts, grad = evaluate(x_flat)
+        losses.append(parts["total"])
+        return parts["total"], grad
 
     x0 = images.preprocess(noise_image(target.shape, seed)).ravel().astype(np.float64)
     x, _, _ = fmin_l_bfgs_b(loss_and_grad, x0, maxfun=evaluations)

@@ -31,12 +31,11 @@ from PIL import Image
 
 from . import data, images
 from .config import (BACKBONES, COLOUR_MODES, INITS, NORMALIZATIONS, OPTIMIZERS, POOLINGS,
-                     PRESETS, QUICK, preset)
+                     PRESETS, QUICK, preset, vgg_layer_names)
 from .optimize import transfer
-from .plotting import plot_loss_history
+from .plotting import plot_loss_history, plot_png
 
 UPLOAD = "upload: "
-VGG_CONVS = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
 
 
 def layer_names(backbone):
@@ -46,8 +45,7 @@ def layer_names(backbone):
 
     Used by `nst_teach.widgets`.
     """
-    convs = VGG_CONVS["vgg19" if backbone in ("vgg19", "random") else "vgg16"]
-    return [f"block{b}_conv{c}" for b, n in enumerate(convs, 1) for c in range(1, n + 1)]
+    return list(vgg_layer_names("vgg19" if backbone in ("vgg19", "random") else "vgg16"))
 
 
 def png_bytes(image):
@@ -65,17 +63,13 @@ def loss_plot_png(history):
 
     Used by `nst_teach.widgets`.
     """
-    from matplotlib.figure import Figure
+    def draw(ax):
+        if history.n_evaluations:
+            plot_loss_history(history, ax, title="Loss (weighted components)")
+        else:
+            ax.set_title("no loss evaluated yet")
 
-    figure = Figure(figsize=(5.5, 3.2), layout="constrained")
-    ax = figure.add_subplot()
-    if history.n_evaluations:
-        plot_loss_history(history, ax, title="Loss (weighted components)")
-    else:
-        ax.set_title("no loss evaluated yet")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80)
-    return buffer.getvalue()
+    return plot_png(draw, figsize=(5.5, 3.2), dpi=80)
 
 
 def decode_upload(item):

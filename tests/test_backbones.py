@@ -6,6 +6,7 @@ import pytest
 
 from nst_teach import backbones, clear_caches
 from nst_teach.backbones import WeightsUnavailable, load_backbone
+from nst_teach.config import vgg_layer_names
 from nst_teach.features import feature_extractor
 from tests.conftest import NetworkBlocked
 
@@ -87,11 +88,17 @@ def test_offline_backbone_carries_hed_weights_under_keras_names():
 
     model, name = load_backbone("hed-vgg16")
     assert name == "hed-vgg16"
-    assert backbones.conv_layer_names(model)[-1] == "block5_conv3"
+    assert backbones.conv_layer_names(model) == list(vgg_layer_names("vgg16"))  # known unbuilt
     hed = HED(weights="bsds500")
     for layer in hed.block3.layers[1:]:
         for ours, theirs in zip(model.get_layer(layer.name).get_weights(), layer.get_weights()):
             np.testing.assert_array_equal(ours, theirs)
+
+
+def test_the_layer_names_known_without_building_are_vgg19s():
+    model, _ = load_backbone("random")
+    assert backbones.conv_layer_names(model) == list(vgg_layer_names("vgg19"))
+    assert vgg_layer_names("vgg19")[-1] == "block5_conv4" and vgg_layer_names("vgg16")[-1] == "block5_conv3"
 
 
 def test_unknown_layers_list_the_valid_ones():

@@ -395,12 +395,9 @@ def save_fast_loss_plot(history, path, title="Training the style network"):
 
     Used by `nst_teach.fast.training`.
     """
-    from matplotlib.figure import Figure
+    from ..plotting import plot_png
 
-    figure = Figure(figsize=(7, 4), layout="constrained")
-    plot_fast_history(history, figure.add_subplot(), title)
-    figure.savefig(path, dpi=100)
-    return path
+    return plot_png(lambda ax: plot_fast_history(history, ax, title), path)
 
 
 def plot_fast_history(history, ax=None, title="Training the style network"):
