@@ -68,7 +68,10 @@ def _check(name, student, args, reference, mistakes):
 # makes sure no two of them give the same answer, so every message is unambiguous.
 
 def content_loss_case():
-    """Inputs, the right answer and typical mistakes for `check_content_loss`. Used by `nst_teach.checks`."""
+    """Inputs, the right answer and typical mistakes for `check_content_loss`.
+
+    Used by `nst_teach.checks`.
+    """
     base, combination = _random((1, 3, 5, 4), 1), _random((1, 3, 5, 4), 2)
     difference = combination.astype(np.float64) - base
     mistakes = [
@@ -85,7 +88,10 @@ def content_loss_case():
 
 
 def gram_matrix_case():
-    """Inputs, the right answer and typical mistakes for `check_gram_matrix`. Used by `nst_teach.checks`."""
+    """Inputs, the right answer and typical mistakes for `check_gram_matrix`.
+
+    Used by `nst_teach.checks`.
+    """
     features = _random((1, 5, 7, 4), 3)
     flat = features.reshape(-1, 4).astype(np.float64)
     positions = flat.shape[0]

@@ -6,8 +6,8 @@ Taught in notebook 01 (set-up) and used by every later notebook.
 from __future__ import annotations
 
 __all__ = [
-    "vgg_layer_names", "min_size_for", "Settings", "preset", "BOOK", "QUICK", "PAINTERLY", "PAINTERLY_QUICK",
-    "PRESETS", "FAST_STAGES",
+    "vgg_layer_names", "min_size_for", "Settings", "preset", "BOOK", "QUICK", "PAINTERLY",
+    "PAINTERLY_QUICK", "PRESETS", "FAST_STAGES",
 ]
 
 import dataclasses
@@ -97,7 +97,7 @@ class Settings:
     preserve_colour: str = "none"  # see nst_teach.colour
     style_scale: float = 1.0  # style image size relative to the content's
     style_blend: tuple | None = None  # one weight per style image, when several are given
-    style_layer_weights: tuple | None = _in_loss_graph(None)  # one factor per style layer (default all 1)
+    style_layer_weights: tuple | None = _in_loss_graph(None)  # one factor per style layer (all 1)
     pooling: str = "max"  # "avg" replaces the backbone's max pooling by average pooling
     optimizer: str = "book"  # "book": restarted L-BFGS; "lbfgs": one continuous run; "adam"
     lbfgs_history: int = 10  # L-BFGS memory m (scipy's default) for "book" and "lbfgs"

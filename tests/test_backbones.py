@@ -98,7 +98,8 @@ def test_offline_backbone_carries_hed_weights_under_keras_names():
 def test_the_layer_names_known_without_building_are_vgg19s():
     model, _ = load_backbone("random")
     assert backbones.conv_layer_names(model) == list(vgg_layer_names("vgg19"))
-    assert vgg_layer_names("vgg19")[-1] == "block5_conv4" and vgg_layer_names("vgg16")[-1] == "block5_conv3"
+    assert vgg_layer_names("vgg19")[-1] == "block5_conv4"
+    assert vgg_layer_names("vgg16")[-1] == "block5_conv3"
 
 
 def test_unknown_layers_list_the_valid_ones():
