@@ -53,6 +53,7 @@ def test_initialisations(content):
     assert (images.deprocess(problem.x0.reshape(problem.shape)) == 77).all()
 
 
+@pytest.mark.slow
 def test_mask_keeps_style_inside(content):
     mask = np.zeros(content.shape[:2])
     mask[:, : content.shape[1] // 2] = 1.0  # style on the left half only
@@ -93,6 +94,7 @@ def test_style_scale_keeps_gram_per_position_for_a_uniform_texture(content):
         setup(content, texture, FAST.replace(style_scale=0.1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["post", "luminance"])
 def test_colour_preservation_keeps_the_contents_chroma(content, mode):
     result = transfer(content, "swirls", FAST.replace(preserve_colour=mode))

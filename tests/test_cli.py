@@ -13,6 +13,7 @@ from nst_teach.cli import main
 TINY = ["--height", "32", "--iterations", "2", "--maxfun", "4", "--backbone", "random", "--quiet"]
 
 
+@pytest.mark.slow
 def test_transfer_writes_result_loss_curve_and_iterations(tmp_path, capsys):
     out = tmp_path / "result.png"
     code = main(["transfer", "grace_hopper", "swirls", "-o", str(out), "--save-every-iteration", *TINY])
@@ -100,6 +101,7 @@ def test_beyond_the_book_flags(tmp_path, capsys):
     assert code == 2 and "1 mask(s) for 2 style image(s)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_coarse_to_fine_flags(tmp_path, capsys):
     out = tmp_path / "c.png"
     code = main(["transfer", "grace_hopper", "cubist", "-o", str(out), *TINY, "--height", "48",

@@ -166,6 +166,7 @@ def test_too_narrow_image_is_refused_with_the_fix():
         transfer(narrow, narrow, FAST.replace(height=64))
 
 
+@pytest.mark.slow
 def test_example_names_work_as_inputs():
     result = transfer("grace_hopper", "cubist", FAST.replace(iterations=1, maxfun=2))
     assert result.image.shape == (32, 27, 3)
