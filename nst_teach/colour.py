@@ -14,6 +14,11 @@ All work in YIQ, where Y is the luminance and I, Q carry the colour.
 
 from __future__ import annotations
 
+__all__ = [
+    "rgb_to_yiq", "yiq_to_rgb", "keep_content_colours", "match_colours", "luminance",
+    "luminance_pair",
+]
+
 import numpy as np
 
 RGB_TO_YIQ = np.array(
@@ -23,17 +28,20 @@ YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ)
 
 
 def rgb_to_yiq(image):
-    """RGB (0-255, any dtype) to float YIQ; Y in 0-255."""
+    """RGB (0-255, any dtype) to float YIQ; Y in 0-255. Taught in notebook 09."""
     return np.asarray(image, dtype=np.float64) @ RGB_TO_YIQ.T
 
 
 def yiq_to_rgb(yiq):
-    """Float YIQ back to a uint8 RGB image (rounded and clipped)."""
+    """Float YIQ back to a uint8 RGB image (rounded and clipped). Used by `nst_teach.colour`."""
     return np.clip(np.round(np.asarray(yiq) @ YIQ_TO_RGB.T), 0, 255).astype(np.uint8)
 
 
 def keep_content_colours(result, content):
-    """The result's luminance with the content's chroma (I, Q): its colours come back."""
+    """The result's luminance with the content's chroma (I, Q): its colours come back.
+
+    Used by `nst_teach.optimize`.
+    """
     result_yiq, content_yiq = rgb_to_yiq(result), rgb_to_yiq(content)
     if result_yiq.shape != content_yiq.shape:
         raise ValueError(
@@ -48,6 +56,8 @@ def match_colours(style, content, eps=1e-5):
 
     x' = A (x - mu_style) + mu_content with A = C_content^(1/2) C_style^(-1/2),
     the symmetric square roots of the two 3x3 colour covariances.
+
+    Taught in notebook 09.
     """
     s = np.asarray(style, dtype=np.float64).reshape(-1, 3)
     c = np.asarray(content, dtype=np.float64).reshape(-1, 3)
@@ -64,7 +74,10 @@ def _sqrtm(matrix):
 
 
 def luminance(image):
-    """The luminance Y as a grey RGB image, ready for the three-channel network."""
+    """The luminance Y as a grey RGB image, ready for the three-channel network.
+
+    Used by `nst_teach.colour`.
+    """
     return _grey(rgb_to_yiq(image)[..., 0])
 
 
@@ -74,8 +87,11 @@ def _grey(y):
 
 
 def luminance_pair(content, style):
-    """Grey content and style, the style's luminance matched to the content's mean and spread."""
+    """Grey content and style, the style's luminance matched to the content's mean and spread.
+
+    Used by `nst_teach.optimize`.
+    """
     content_y = rgb_to_yiq(content)[..., 0]
     style_y = rgb_to_yiq(style)[..., 0]
     style_y = (style_y - style_y.mean()) * (content_y.std() / max(style_y.std(), 1e-6)) + content_y.mean()
-    return _grey(content_y), _grey(style_y)
+    return luminance(content), _grey(style_y)

@@ -5,6 +5,11 @@ Taught in notebook 01 (set-up) and used by every later notebook.
 
 from __future__ import annotations
 
+__all__ = [
+    "vgg_layer_names", "min_size_for", "Settings", "preset", "BOOK", "QUICK", "PAINTERLY",
+    "PAINTERLY_QUICK", "PRESETS", "FAST_STAGES",
+]
+
 import dataclasses
 import math
 import numbers
@@ -29,8 +34,20 @@ OPTIMIZERS = ("book", "lbfgs", "adam")
 CONVOLUTIONS = ("winograd", "direct")
 
 
-VGG_LAYERS = tuple(f"block{block}_conv{conv}" for block, convs in enumerate((2, 2, 4, 4, 4), 1)
-                   for conv in range(1, convs + 1))
+CONVS_PER_BLOCK = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
+"""Convolutions in each of VGG's five blocks; ``hed-vgg16`` is VGG16, ``random`` VGG19."""
+
+
+def vgg_layer_names(network="vgg19"):
+    """The convolution layers of `network` ("vgg19" or "vgg16"), shallow to deep, unbuilt.
+
+    Used by `nst_teach.config` and `nst_teach.widgets`.
+    """
+    return tuple(f"block{block}_conv{conv}" for block, convs in enumerate(CONVS_PER_BLOCK[network], 1)
+                 for conv in range(1, convs + 1))
+
+
+VGG_LAYERS = vgg_layer_names("vgg19")
 """VGG19's convolution layers; VGG16 (hed-vgg16) lacks block3_conv4, block4_conv4 and block5_conv4."""
 
 
@@ -38,9 +55,16 @@ def min_size_for(layer):
     """Smallest image side that still leaves `layer` at least one pixel.
 
     A VGG layer in block N sits behind N-1 poolings that each halve the image.
+
+    Used by `nst_teach.optimize` and `nst_teach.schedule`.
     """
     match = re.match(r"block(\d+)_", layer)
     return 2 ** (int(match.group(1)) - 1) if match else 1
+
+
+def _in_loss_graph(default):
+    """A field that `nst_teach.losses.weighted_losses` reads, so the traced graph depends on it."""
+    return dataclasses.field(default=default, metadata={"in_loss_graph": True})
 
 
 @dataclass(frozen=True)
@@ -49,17 +73,21 @@ class Settings:
 
     Change a field with `settings.replace(height=256)`; invalid values raise
     `ValueError` naming the field and the allowed range.
+
+    Taught in notebooks 01 and 09.
     """
 
     height: int = 400
     iterations: int = 20
     maxfun: int = 20
-    content_weight: float = 0.025
-    style_weight: float = 1.0
-    tv_weight: float = 1e-4
-    content_layer: str = "block5_conv2"
-    style_layers: tuple = BOOK_STYLE_LAYERS
-    normalization: str = "book"
+    # Fields marked _in_loss_graph are baked into the traced loss graph: a change
+    # traces a new one (nst_teach.caches.settings_key); the others do not.
+    content_weight: float = _in_loss_graph(0.025)
+    style_weight: float = _in_loss_graph(1.0)
+    tv_weight: float = _in_loss_graph(1e-4)
+    content_layer: str = _in_loss_graph("block5_conv2")
+    style_layers: tuple = _in_loss_graph(BOOK_STYLE_LAYERS)
+    normalization: str = _in_loss_graph("book")
     backbone: str = "auto"
     weights: str | None = None
     seed: int = 0
@@ -69,7 +97,7 @@ class Settings:
     preserve_colour: str = "none"  # see nst_teach.colour
     style_scale: float = 1.0  # style image size relative to the content's
     style_blend: tuple | None = None  # one weight per style image, when several are given
-    style_layer_weights: tuple | None = None  # one factor per style layer (default all 1)
+    style_layer_weights: tuple | None = _in_loss_graph(None)  # one factor per style layer (all 1)
     pooling: str = "max"  # "avg" replaces the backbone's max pooling by average pooling
     optimizer: str = "book"  # "book": restarted L-BFGS; "lbfgs": one continuous run; "adam"
     lbfgs_history: int = 10  # L-BFGS memory m (scipy's default) for "book" and "lbfgs"
@@ -275,6 +303,8 @@ def preset(name, **changes):
     the one for ``changes["backbone"]`` is used, and with ``"auto"`` (the
     default) the one for the backbone that ``"auto"`` will pick (VGG19 when its
     weights are at hand, otherwise hed-vgg16); the backbone stays as asked.
+
+    Taught in notebooks 07 and 09.
     """
     if name not in PRESETS:
         raise ValueError(f"preset must be one of {tuple(PRESETS)}, got {name!r}")

@@ -6,6 +6,11 @@ takes a path to your own image file.
 
 from __future__ import annotations
 
+__all__ = [
+    "grace_hopper_path", "content_names", "example_names", "example", "image_or_example",
+    "draw_cubist", "draw_swirls", "draw_mosaic", "draw_pointillist",
+]
+
 import functools
 from pathlib import Path
 
@@ -21,14 +26,17 @@ STYLES = ("cubist", "swirls", "mosaic", "pointillist")
 
 
 def grace_hopper_path():
-    """Path of the portrait photo of Grace Hopper that matplotlib ships."""
+    """Path of the portrait photo of Grace Hopper that matplotlib ships.
+
+    Used by `nst_teach.data`.
+    """
     from matplotlib import cbook
 
     return Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
 
 
 def content_names():
-    """Names of the bundled photos available on this machine."""
+    """Names of the bundled photos available on this machine. Taught in notebook 08."""
     try:
         import skimage.data  # noqa: F401
     except ImportError:
@@ -37,12 +45,15 @@ def content_names():
 
 
 def example_names():
-    """Every example name: bundled photos first, then the drawn styles."""
+    """Every example name: bundled photos first, then the drawn styles. Taught in notebook 01."""
     return content_names() + STYLES
 
 
 def example(name):
-    """The example image `name` as an RGB uint8 array (see `example_names`)."""
+    """The example image `name` as an RGB uint8 array (see `example_names`).
+
+    Taught in notebooks 01 and 02.
+    """
     if name == "grace_hopper":
         return load_image(grace_hopper_path())
     if name in STYLES:
@@ -58,7 +69,7 @@ def example(name):
 
 
 def image_or_example(source):
-    """An image from a path, an array, or an example name (paths win)."""
+    """An image from a path, an array, or an example name (paths win). Taught in notebook 08."""
     if isinstance(source, (str, Path)) and not Path(source).exists():
         if str(source) in example_names():
             return example(str(source))
@@ -86,6 +97,8 @@ def draw_cubist(size=(512, 512), seed=8, shapes=90):
 
     In the spirit of Lyubov Popova's constructions (the book's style image):
     flat planes of a few strong colours, hard edges, diagonal thrusts.
+
+    Used by `nst_teach.data`.
     """
     rng = np.random.default_rng(seed)
     width, height = size
@@ -127,6 +140,8 @@ def draw_swirls(size=(512, 512), seed=3, strokes=5000, steps=12):
     In the spirit of Van Gogh's *The Starry Night*: the direction of each
     stroke comes from a few vortices; colour runs from night blues to star
     yellows, brighter near the vortex centres.
+
+    Taught in notebook 02.
     """
     rng = np.random.default_rng(seed)
     width, height = size
@@ -170,6 +185,8 @@ def draw_mosaic(size=(512, 512), seed=5, cells_per_megapixel=1300):
 
     Each pixel takes the colour of its nearest of some random points (a
     Voronoi diagram); where the nearest point changes, a dark line is drawn.
+
+    Used by `nst_teach.data`.
     """
     from scipy.spatial import cKDTree
 
@@ -197,6 +214,8 @@ def draw_pointillist(size=(512, 512), seed=11, dots=14000):
     A landscape of sky, water and shore is painted only with small round dots
     whose hue is picked near the region's colour or its neighbour's, so that
     the colours mix in the eye rather than on the canvas.
+
+    Used by `nst_teach.data`.
     """
     rng = np.random.default_rng(seed)
     width, height = size

@@ -5,12 +5,15 @@ Taught in notebook 02 (feature maps) and 06 (the optimisation).
 
 from __future__ import annotations
 
+__all__ = ["feature_extractor", "Targets", "compute_targets"]
+
 from typing import NamedTuple
 
 import numpy as np
 
 from .tensorflow_setup import keras, tf
 from .backbones import conv_layer_names
+from .caches import Cache
 from .config import CONVOLUTIONS
 from .losses import gram_matrix
 from .winograd import WinogradFeatures
@@ -27,6 +30,8 @@ def feature_extractor(model, layers, convolution="direct"):
     ``convolution="winograd"`` computes the deep 3x3 convolutions with fewer
     multiplications, the same features to float32 round-off: a callable, not
     a Keras model (see `nst_teach.winograd`).
+
+    Taught in notebooks 02 and 04.
     """
     valid = conv_layer_names(model)
     unknown = [name for name in layers if name not in valid]
@@ -37,28 +42,27 @@ def feature_extractor(model, layers, convolution="direct"):
         )
     if convolution not in CONVOLUTIONS:
         raise ValueError(f"convolution must be one of {CONVOLUTIONS}, got {convolution!r}")
-    key = (id(model), tuple(layers), convolution)
-    cached = _EXTRACTORS.get(key)
-    if cached is not None and cached[0] is model:
-        return cached[1]
+    return _EXTRACTORS.get((model, tuple(layers), convolution),
+                           lambda: _build_extractor(model, layers, convolution))
+
+
+def _build_extractor(model, layers, convolution):
     if convolution == "winograd":
-        extractor = WinogradFeatures(model, layers)
-    else:
-        outputs = {name: model.get_layer(name).output for name in layers}
-        extractor = keras.Model(model.input, outputs, name="features")
-    while len(_EXTRACTORS) >= 8:
-        _EXTRACTORS.pop(next(iter(_EXTRACTORS)))
-    _EXTRACTORS[key] = (model, extractor)
-    return extractor
+        return WinogradFeatures(model, layers)
+    outputs = {name: model.get_layer(name).output for name in layers}
+    return keras.Model(model.input, outputs, name="features")
 
 
-_EXTRACTORS = {}
-"""Built extractors per (backbone, layers, convolution): reusing one lets `nst_teach.optimize`
-reuse its traced loss-and-gradient graph across runs (a speed feature)."""
+_EXTRACTORS = Cache("feature extractors", 8)
+"""Reusing an extractor lets `nst_teach.optimize` reuse its traced loss-and-gradient graph
+across runs (a speed feature)."""
 
 
 class Targets(NamedTuple):
-    """What the combination image is pulled towards, computed once per run."""
+    """What the combination image is pulled towards, computed once per run.
+
+    Used by `bench/run.py`.
+    """
 
     content: tf.Tensor  # the content image's features at the content layer
     grams: dict  # layer name -> Gram matrix of the style image(s), blended
@@ -74,6 +78,8 @@ def compute_targets(extractor, content_x, style_x, settings, masks=None):
     the ratio of positions, so that they compare with the combination's.
     With `masks` (one (H, W) array in [0, 1] per style image, at the content's
     size) each style only applies inside its mask: see `nst_teach.losses.guided_style_loss`.
+
+    Taught in notebook 09.
     """
     content_features = extractor(tf.constant(content_x))
     styles = list(style_x) if isinstance(style_x, (list, tuple)) else [style_x]

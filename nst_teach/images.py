@@ -5,6 +5,11 @@ Taught in notebook 02 (images and VGG19).
 
 from __future__ import annotations
 
+__all__ = [
+    "ImageError", "load_image", "image_array", "size_for_height", "resize", "preprocess",
+    "deprocess", "save_image", "check_writable", "atomic_write",
+]
+
 import contextlib
 import errno
 import os
@@ -30,7 +35,10 @@ _RESAMPLE = {
 
 
 class ImageError(ValueError):
-    """An image file that cannot be used, with the reason and the fix."""
+    """An image file that cannot be used, with the reason and the fix.
+
+    Used by `nst_teach.data`, `nst_teach.fast.network` and `nst_teach.fast.photos`.
+    """
 
 
 def load_image(source, max_pixels=MAX_PIXELS):
@@ -41,6 +49,8 @@ def load_image(source, max_pixels=MAX_PIXELS):
     `ImageError` before they are decoded, so a huge file cannot freeze the
     machine. `source` is a path, an open binary file (``io.BytesIO`` too), a
     PIL image, or an array, read by the rule of `image_array`.
+
+    Used by `nst_teach.data`, `nst_teach.fast.network` and `nst_teach.fast.photos`.
     """
     if isinstance(source, Image.Image):
         return _to_rgb(source)
@@ -89,6 +99,8 @@ def image_array(array):
     lie in 0-255 (nothing wraps around), and floats must be finite: in 0-1 if
     none is above 1 (matplotlib's convention), otherwise in 0-255; they are
     rounded. Anything else raises `ImageError` saying what it got.
+
+    Used by `nst_teach.images`.
     """
     array = np.asarray(array)
     if array.ndim == 3 and array.shape[-1] == 1:
@@ -145,13 +157,18 @@ def size_for_height(image, height):
     """(height, width) for `image` scaled to `height`, keeping its aspect.
 
     This is the book's rule: `width = int(original_width * height / original_height)`.
+
+    Taught in notebooks 02 and 03.
     """
     original_height, original_width = np.shape(image)[:2]
     return height, max(1, int(original_width * height / original_height))
 
 
 def resize(image, size, resample="bicubic"):
-    """`image` (H, W, 3 uint8) resized to `size` = (height, width)."""
+    """`image` (H, W, 3 uint8) resized to `size` = (height, width).
+
+    Taught in notebooks 02 and 03.
+    """
     height, width = size
     pil = Image.fromarray(image).resize((width, height), _RESAMPLE[resample])
     return np.asarray(pil)
@@ -162,6 +179,8 @@ def preprocess(image):
 
     Adds a batch axis, so the result has shape (1, H, W, 3). This is what
     `keras.applications.vgg19.preprocess_input` does (the "caffe" mode).
+
+    Taught in notebooks 02 and 04.
     """
     bgr = np.asarray(image, dtype=np.float32)[..., ::-1]
     return (bgr - IMAGENET_MEAN_BGR)[None]
@@ -173,6 +192,8 @@ def deprocess(x):
     Accepts (H, W, 3) or (1, H, W, 3). The book truncates with `astype`; we
     round first, so that float32 noise (4.9999995 for 5) cannot turn a pixel
     value into its neighbour and `deprocess(preprocess(img))` gives `img` back.
+
+    Taught in notebooks 02 and 06.
     """
     x = np.asarray(x, dtype=np.float64).reshape(np.shape(x)[-3:])
     rgb = (x + IMAGENET_MEAN_BGR)[..., ::-1]
@@ -185,6 +206,8 @@ def save_image(image, path):
     `image` is an array read by the rule of `image_array` (as `load_image`
     reads it) or a PIL image; it is saved as RGB, so that loading it gives the
     same pixels back. The file type comes from the name's extension.
+
+    Used by `bench/quality.py`, `nst_teach.cli` and `nst_teach.optimize`.
     """
     path = Path(path)
     file_format = Image.registered_extensions().get(path.suffix.lower())
@@ -202,6 +225,8 @@ def check_writable(path):
     The rules of `atomic_write`: missing folders are created; a symlink is
     written through to its target; an existing file is replaced only if you
     may write it.
+
+    Used by the command line.
     """
     path = Path(os.path.realpath(path))
     if path.is_dir():
@@ -234,6 +259,8 @@ def atomic_write(path):
     A symlink at `path` is written through, so its target gets the new file.
     The file keeps an existing file's permissions, or gets those a plain
     ``open(path, "w")`` would give it (temporary files are private to their owner).
+
+    Used by `nst_teach.fast.network` and `nst_teach.plotting`.
     """
     path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,11 @@ painting itself.
 
 from __future__ import annotations
 
+__all__ = [
+    "style_embedding", "style_score", "ssim", "content_score", "high_frequency_energy", "grain",
+    "scores", "ends",
+]
+
 import functools
 
 import numpy as np
@@ -46,13 +51,19 @@ def _style_network():
 
 
 def style_embedding(image):
-    """The 100-number style vector of an RGB uint8 image (centre square, 256 px)."""
+    """The 100-number style vector of an RGB uint8 image (centre square, 256 px).
+
+    Used by `nst_teach.judge`.
+    """
     vector = _style_network().style_vector(Image.fromarray(np.asarray(image, np.uint8)))
     return np.asarray(vector, np.float64).ravel()
 
 
 def style_score(image, painting):
-    """Cosine similarity of the style embeddings of `image` and `painting` (1: same style)."""
+    """Cosine similarity of the style embeddings of `image` and `painting` (1: same style).
+
+    Used by `nst_teach.judge`.
+    """
     a, b = style_embedding(image), style_embedding(painting)
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
@@ -73,6 +84,8 @@ def ssim(a, b, data_range=255.0, sigma=1.5):
 
     The mean over the image of
     ``(2 mu_a mu_b + C1)(2 cov + C2) / ((mu_a^2 + mu_b^2 + C1)(var_a + var_b + C2))``.
+
+    Used by `nst_teach.judge`.
     """
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     blur = functools.partial(ndimage.gaussian_filter, sigma=sigma, truncate=3.5)
@@ -89,6 +102,8 @@ def content_score(image, photo):
 
     Both are compared at `JUDGE_HEIGHT` with the photo's aspect, after a
     Gaussian blur of `BLUR_SIGMA` pixels.
+
+    Used by `nst_teach.judge`.
     """
     size = _judge_size(photo)
     a, b = (ndimage.gaussian_filter(_luminance(x, size), BLUR_SIGMA) for x in (image, photo))
@@ -96,7 +111,10 @@ def content_score(image, photo):
 
 
 def high_frequency_energy(image, size):
-    """Mean squared difference between the luminance and its 1-px Gaussian blur."""
+    """Mean squared difference between the luminance and its 1-px Gaussian blur.
+
+    Taught in notebook 02.
+    """
     grey = _luminance(image, size)
     return float(np.mean((grey - ndimage.gaussian_filter(grey, 1.0)) ** 2))
 
@@ -107,13 +125,18 @@ def grain(image, painting):
     The painting is resized with Lanczos (no aliasing): it is what the
     painting's brushwork looks like at the result's size. Near or below 1:
     no more fine speckle than the painting; well above 1: grain.
+
+    Taught in notebook 02.
     """
     size = np.shape(image)[:2]
     return high_frequency_energy(image, size) / high_frequency_energy(painting, size)
 
 
 def scores(image, photo, painting):
-    """``{"style", "content", "grain"}`` of `image` made from `photo` and `painting`."""
+    """``{"style", "content", "grain"}`` of `image` made from `photo` and `painting`.
+
+    Taught in notebook 09.
+    """
     return {"style": style_score(image, painting), "content": content_score(image, photo),
             "grain": grain(image, painting)}
 
@@ -123,6 +146,8 @@ def ends(photo, painting):
 
     The photo has content 1 and the lowest sensible style score; the painting
     (stretched to the photo's shape) has style 1 and a low content score.
+
+    Taught in notebook 09.
     """
     stretched = np.asarray(Image.fromarray(np.asarray(painting, np.uint8)).resize(
         np.shape(photo)[1::-1], Image.Resampling.LANCZOS))

@@ -7,6 +7,11 @@ return TensorFlow scalars, so they can sit inside a `tf.GradientTape`.
 
 from __future__ import annotations
 
+__all__ = [
+    "content_loss", "gram_matrix", "style_normalizer", "style_loss", "guided_style_loss",
+    "total_variation_loss", "weighted_losses",
+]
+
 from .tensorflow_setup import tf
 
 
@@ -17,6 +22,8 @@ def content_loss(base, combination):
 
     The book applies it to `block5_conv2`, deep enough that only the layout
     of the content image is kept, not its exact pixels.
+
+    Taught in notebooks 03 and 08.
     """
     base = tf.convert_to_tensor(base, tf.float32)
     return tf.reduce_sum(tf.square(tf.convert_to_tensor(combination, tf.float32) - base))
@@ -31,6 +38,8 @@ def gram_matrix(features):
     Summing over positions throws away *where* things are and keeps *which
     features occur together*: that is what we call style. Unnormalised, as in
     the book.
+
+    Taught in notebooks 02 and 04.
     """
     features = tf.convert_to_tensor(features, tf.float32)
     flat = tf.reshape(features, (-1, features.shape[-1]))
@@ -45,6 +54,8 @@ def style_normalizer(features_shape, image_size, normalization="book"):
     - ``"paper"``: 4 * N^2 * M^2 with N the layer's channels and M = h*w its
       own spatial size (Gatys et al. 2015, eq. 4), so that every layer
       contributes on a similar scale.
+
+    Taught in notebook 04.
     """
     if normalization == "book":
         height, width = image_size
@@ -63,6 +74,8 @@ def style_loss(style_gram, combination, image_size, normalization="book"):
     `style_gram` is the Gram matrix of the style image's features (computed
     once, it never changes); `combination` is the combination image's feature
     map at the same layer; see `style_normalizer` for the divisor.
+
+    Taught in notebooks 04 and 08.
     """
     combination = tf.convert_to_tensor(combination, tf.float32)
     difference = tf.convert_to_tensor(style_gram, tf.float32) - gram_matrix(combination)
@@ -77,6 +90,8 @@ def guided_style_loss(style_gram, mask, combination, image_size, normalization="
     down to the layer's size, shape (1, h, w, 1)) before their Gram matrix is
     taken, so only positions inside the region are pulled towards the style;
     `style_gram` should be scaled by the region's share of positions.
+
+    Used by `nst_teach.losses`.
     """
     combination = tf.convert_to_tensor(combination, tf.float32)
     return style_loss(style_gram, combination * mask, image_size, normalization)
@@ -90,6 +105,8 @@ def total_variation_loss(image):
     with dy = x[i, j] - x[i+1, j] and dx = x[i, j] - x[i, j+1], both taken on
     the (H-1) x (W-1) top-left pixels. `image` has shape (1, H, W, 3).
     Penalising it keeps the result from filling with high-frequency noise.
+
+    Taught in notebooks 05 and 08.
     """
     x = tf.convert_to_tensor(image, tf.float32)
     corner = x[:, :-1, :-1, :]
@@ -108,6 +125,8 @@ def weighted_losses(features, targets, image, settings):
     (the book: all factors 1).
     Returns ``{"total", "content", "style", "tv"}`` with each component already
     multiplied by its weight, so that they add up to the total.
+
+    Used by `bench/run.py` and `nst_teach.optimize`.
     """
     image_size = tuple(image.shape[1:3])
     content = settings.content_weight * content_loss(

@@ -10,13 +10,18 @@ Used by `nst_teach.optimize.setup` (notebook 06).
 
 from __future__ import annotations
 
+__all__ = ["RunTooLarge", "feature_values", "estimate_gb", "machine_gb", "limit_gb", "check_memory"]
+
 import math
 import os
 
 from .config import VGG_LAYERS
 
 class RunTooLarge(ValueError):
-    """A run that would need more memory than `Settings.memory_limit_gb` allows."""
+    """A run that would need more memory than `Settings.memory_limit_gb` allows.
+
+    Used by `nst_teach.memory`.
+    """
 
 
 CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}  # per VGG block
@@ -32,7 +37,10 @@ FIXED_GB = 1.6
 
 
 def feature_values(height, width, deepest_layer):
-    """How many float32 values the backbone's layers up to `deepest_layer` produce."""
+    """How many float32 values the backbone's layers up to `deepest_layer` produce.
+
+    Used by `nst_teach.memory`.
+    """
     total = 0
     for layer in VGG_LAYERS[: VGG_LAYERS.index(deepest_layer) + 1]:
         block = int(layer[5])
@@ -42,13 +50,19 @@ def feature_values(height, width, deepest_layer):
 
 
 def estimate_gb(height, width, layers):
-    """Estimated peak memory in GB of a run at (height, width) using `layers`."""
+    """Estimated peak memory in GB of a run at (height, width) using `layers`.
+
+    Used by `nst_teach.memory`.
+    """
     deepest = max(layers, key=VGG_LAYERS.index)
     return FIXED_GB + feature_values(height, width, deepest) * BYTES_PER_ACTIVATION / 1e9
 
 
 def machine_gb():
-    """This machine's physical memory in GB (None where the system does not say)."""
+    """This machine's physical memory in GB (None where the system does not say).
+
+    Used by `nst_teach.memory`.
+    """
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
     except (ValueError, OSError, AttributeError):
@@ -56,7 +70,10 @@ def machine_gb():
 
 
 def limit_gb(settings):
-    """`settings.memory_limit_gb`, or 3/4 of this machine's memory when it is None."""
+    """`settings.memory_limit_gb`, or 3/4 of this machine's memory when it is None.
+
+    Used by `nst_teach.memory`.
+    """
     if settings.memory_limit_gb is not None:
         return settings.memory_limit_gb
     total = machine_gb()
@@ -64,7 +81,10 @@ def limit_gb(settings):
 
 
 def check_memory(size, settings):
-    """Raise `RunTooLarge` if a run at `size` = (height, width) would need more than the limit."""
+    """Raise `RunTooLarge` if a run at `size` = (height, width) would need more than the limit.
+
+    Used by `nst_teach.optimize`.
+    """
     height, width = size
     needed, limit = estimate_gb(height, width, settings.layers), limit_gb(settings)
     if needed <= limit:

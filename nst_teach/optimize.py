@@ -5,6 +5,12 @@ Taught in notebook 06 (the optimisation).
 
 from __future__ import annotations
 
+__all__ = [
+    "StopRun", "BudgetSpent", "LossNotFinite", "History", "Evaluator", "Result",
+    "make_loss_and_grads", "gradient_step", "for_scipy", "traced_step", "prepare_images",
+    "Problem", "setup", "transfer", "restarted_lbfgs", "continuous_lbfgs", "adam",
+]
+
 import math
 import time
 from dataclasses import dataclass, field
@@ -17,6 +23,7 @@ from scipy.optimize import fmin_l_bfgs_b
 from .tensorflow_setup import tf
 from . import colour, images
 from .backbones import load_backbone
+from .caches import Cache, settings_key
 from .config import BOOK, min_size_for
 from .data import image_or_example
 from .features import compute_targets, feature_extractor
@@ -27,11 +34,17 @@ COMPONENTS = ("total", "content", "style", "tv")
 
 
 class StopRun(Exception):
-    """Raised inside an evaluation to end a run early (see `Evaluator.stop`)."""
+    """Raised inside an evaluation to end a run early (see `Evaluator.stop`).
+
+    Used by `nst_teach.schedule`.
+    """
 
 
 class BudgetSpent(StopRun):
-    """Raised when an evaluation is asked for beyond `Evaluator.budget`."""
+    """Raised when an evaluation is asked for beyond `Evaluator.budget`.
+
+    Used by `nst_teach.optimizers`.
+    """
 
 
 class LossNotFinite(ArithmeticError):
@@ -39,6 +52,8 @@ class LossNotFinite(ArithmeticError):
 
     `image` is the best image whose loss was finite (None if there was none),
     `history` the losses up to then.
+
+    Used by `nst_teach.cli` and `nst_teach.schedule`.
     """
 
     def __init__(self, message, image=None, history=None):
@@ -48,7 +63,10 @@ class LossNotFinite(ArithmeticError):
 
 @dataclass
 class History:
-    """Losses of a run: per evaluation (each component) and per iteration."""
+    """Losses of a run: per evaluation (each component) and per iteration.
+
+    Used by `nst_teach.optimizers`.
+    """
 
     evaluations: dict = field(default_factory=lambda: {name: [] for name in COMPONENTS})
     iteration_loss: list = field(default_factory=list)
@@ -69,6 +87,8 @@ class Evaluator:
     `grads(x)` returns the cached gradient; calling them out of order is an
     error. Each evaluation is recorded in `history`, and the image with the
     lowest loss seen so far is kept in `best_x`.
+
+    Taught in notebook 06.
     """
 
     def __init__(self, loss_and_grads, history=None):
@@ -125,7 +145,10 @@ def _not_finite_message(parts, evaluation):
 
 @dataclass
 class Result:
-    """What a run produced: the image, its history and what was saved."""
+    """What a run produced: the image, its history and what was saved.
+
+    Used by `nst_teach.schedule`.
+    """
 
     image: np.ndarray  # uint8 RGB
     history: History
@@ -151,28 +174,46 @@ def make_loss_and_grads(extractor, targets, settings, shape, *, jit_compile=Fals
     `jit_compile=True` compiles it with XLA: the same loss within float32
     noise, but on a 2-core CPU it measured slower than TensorFlow's oneDNN
     kernels (docs/benchmarks.md), so it is off by default.
+
+    Used by `bench/run.py`.
     """
-    step = traced_step(extractor, settings, shape, jit_compile=jit_compile)
+    return for_scipy(traced_step(extractor, settings, shape, jit_compile=jit_compile), shape, targets)
+
+
+def gradient_step(loss, *, jit_compile=False):
+    """`loss(x, *args)` (a dict of scalars with a "total") and its gradient in x, traced.
+
+    Returns the `tf.function` (x, *args) -> (loss parts, gradient of the
+    total). Used by `nst_teach.optimize`, `nst_teach.reconstruct` and `bench/run.py`.
+    """
+
+    @tf.function(jit_compile=bool(jit_compile), autograph=False)
+    def step(x, *args):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            parts = loss(x, *args)
+        return parts, tape.gradient(parts["total"], x)
+
+    return step
+
+
+def for_scipy(step, shape, *args):
+    """`step` (see `gradient_step`) as scipy wants it: flat float64 x -> (floats, flat float64).
+
+    The graph runs in float32 on an image of `shape`; `args` are passed on.
+    Used by `nst_teach.optimize`, `nst_teach.reconstruct` and `bench/run.py`.
+    """
     shape = tuple(shape)
 
     def loss_and_grads(x_flat):
-        x = tf.constant(np.reshape(x_flat, shape), tf.float32)
-        parts, grad = step(x, targets)
-        parts = {name: float(value) for name, value in parts.items()}
-        return parts, grad.numpy().ravel().astype(np.float64)
+        parts, grad = step(tf.constant(np.reshape(x_flat, shape), tf.float32), *args)
+        return ({name: float(value) for name, value in parts.items()},
+                grad.numpy().ravel().astype(np.float64))
 
     return loss_and_grads
 
 
-_STEPS = {}  # (id(extractor), loss settings, shape, jit) -> (extractor, traced step)
-_MAX_STEPS = 8
-
-
-def _loss_key(settings):
-    """The fields of `settings` that the loss graph depends on."""
-    return (settings.content_weight, settings.style_weight, settings.tv_weight,
-            settings.content_layer, tuple(settings.style_layers), settings.normalization,
-            settings.style_layer_weights)
+_STEPS = Cache("traced loss steps", 8)
 
 
 def traced_step(extractor, settings, shape, *, jit_compile=False):
@@ -180,26 +221,21 @@ def traced_step(extractor, settings, shape, *, jit_compile=False):
 
     Tracing and optimising the graph costs about a second; keeping the step
     per (extractor, loss settings, image shape) means that a second run of the
-    same size (a new style image, a widget's Run button) skips it. The targets
-    are an argument, not a constant baked into the graph, so any content and
-    style images of that size share one graph. At most a few steps are kept.
+    same size (a new style image, a widget's Run button) skips it. The loss
+    settings are the fields that `Settings` marks as in the loss graph
+    (`nst_teach.caches.settings_key`). The targets are an argument, not a
+    constant baked into the graph, so any content and style images of that
+    size share one graph. At most a few steps are kept.
+
+    Used by `bench/run.py`.
     """
-    key = (id(extractor), _loss_key(settings), tuple(shape), bool(jit_compile))
-    cached = _STEPS.get(key)
-    if cached is not None and cached[0] is extractor:
-        return cached[1]
+    key = (extractor, settings_key(settings), tuple(shape), bool(jit_compile))
+    return _STEPS.get(key, lambda: _trace_step(extractor, settings, jit_compile))
 
-    @tf.function(jit_compile=bool(jit_compile), autograph=False)
-    def step(x, targets):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            parts = weighted_losses(extractor(x), targets, x, settings)
-        return parts, tape.gradient(parts["total"], x)
 
-    while len(_STEPS) >= _MAX_STEPS:
-        _STEPS.pop(next(iter(_STEPS)))
-    _STEPS[key] = (extractor, step)
-    return step
+def _trace_step(extractor, settings, jit_compile):
+    return gradient_step(lambda x, targets: weighted_losses(extractor(x), targets, x, settings),
+                         jit_compile=jit_compile)
 
 
 def prepare_images(content, style, settings):
@@ -209,6 +245,8 @@ def prepare_images(content, style, settings):
     the style image is stretched to exactly that size, as in the book, times
     `settings.style_scale`. `style` may be a list of images: then a list of
     resized styles is returned.
+
+    Taught in notebook 09.
     """
     if isinstance(style, (list, tuple)) and not style:
         raise ValueError("style is an empty list: give one style image, or a list of them")
@@ -244,7 +282,10 @@ def _too_narrow(content, size, need):
 
 @dataclass
 class Problem:
-    """The fixed parts of a run, ready for any optimiser (see `setup`)."""
+    """The fixed parts of a run, ready for any optimiser (see `setup`).
+
+    Used by `nst_teach.optimize`.
+    """
 
     loss_and_grads: object  # flat float64 x -> (loss parts, gradient)
     x0: np.ndarray  # the starting image, preprocessed and flat (float64)
@@ -268,6 +309,8 @@ def setup(content, style, settings=BOOK, *, mask=None, init_image=None):
     array or grey image, 1 where the style goes, at any size; with several
     styles, a list of masks, one per style. `init_image` starts the run from a
     given image instead of `settings.init`.
+
+    Taught in notebook 09.
     """
     content_img, style_imgs = prepare_images(content, style, settings)
     several = isinstance(style_imgs, list)
@@ -346,6 +389,8 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
     coarse to fine instead (`nst_teach.schedule.coarse_to_fine`): the callback,
     the saved images and `evaluator_hook` then come once per stage. A loss that
     becomes NaN or infinite raises `LossNotFinite`, which carries the last finite image.
+
+    Taught in notebooks 01 and 02.
     """
     settings = settings.replace(**changes) if changes else settings
     if settings.stages is not None:
@@ -393,7 +438,10 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
 
 
 def restarted_lbfgs(evaluator, x, settings, end_of_iteration):
-    """The book: `iterations` runs of L-BFGS, each restarted from the last image."""
+    """The book: `iterations` runs of L-BFGS, each restarted from the last image.
+
+    Used by `nst_teach.optimize`.
+    """
     for i in range(settings.iterations):
         x, loss, _ = fmin_l_bfgs_b(evaluator.loss, x, fprime=evaluator.grads,
                                    maxfun=settings.maxfun, m=settings.lbfgs_history)
@@ -406,6 +454,8 @@ def continuous_lbfgs(evaluator, x, settings, end_of_iteration):
     It keeps its curvature memory throughout; every `maxfun` evaluations
     count as an iteration (for callbacks and saved images), showing the best
     image so far.
+
+    Used by `nst_teach.optimize`.
     """
     budget = settings.iterations * settings.maxfun
     if evaluator.budget is None:
@@ -419,7 +469,10 @@ def continuous_lbfgs(evaluator, x, settings, end_of_iteration):
 
 
 def adam(evaluator, x, settings, end_of_iteration, beta1=0.9, beta2=0.999, eps=1e-8):
-    """Adam on the pixels, one evaluation a step, `settings.learning_rate` in pixel units."""
+    """Adam on the pixels, one evaluation a step, `settings.learning_rate` in pixel units.
+
+    Used by `nst_teach.optimize`.
+    """
     _every(evaluator, settings, end_of_iteration)
     x, m, v = x.copy(), np.zeros_like(x), np.zeros_like(x)
     for t in range(1, settings.iterations * settings.maxfun + 1):

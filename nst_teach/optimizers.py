@@ -8,6 +8,8 @@ uses them too; this module races them on an exact budget.
 
 from __future__ import annotations
 
+__all__ = ["Run", "problem", "race", "compare"]
+
 import time
 from dataclasses import dataclass
 
@@ -19,7 +21,10 @@ from .optimize import OPTIMIZERS, BudgetSpent, Evaluator, History, setup
 
 @dataclass
 class Run:
-    """One optimiser's run: every evaluation's losses, the final image, the time."""
+    """One optimiser's run: every evaluation's losses, the final image, the time.
+
+    Used by `nst_teach.optimizers`.
+    """
 
     history: History
     image: np.ndarray
@@ -31,6 +36,8 @@ def problem(content, style, settings=BOOK):
 
     The same set-up as `nst_teach.transfer`, stopped before optimising, so that
     several optimisers can start from the same point.
+
+    Taught in notebook 06.
     """
     prepared = setup(content, style, settings)
     return prepared.loss_and_grads, prepared.x0, prepared.shape
@@ -41,6 +48,8 @@ def race(loss_and_grads, x0, settings, budget):
 
     Returns the `Evaluator`, whose `history` holds every evaluation and whose
     `best_x` is the best image seen.
+
+    Used by `nst_teach.optimizers`.
     """
     evaluator = Evaluator(loss_and_grads)
     evaluator.budget = budget
@@ -56,6 +65,8 @@ def compare(content, style, settings=BOOK, budget=400, learning_rate=4.0):
     """Run the three optimisers on the same problem with `budget` evaluations each.
 
     Returns ``{name: Run}``; each Run's image is the best one the optimiser saw.
+
+    Taught in notebook 06.
     """
     prepared = setup(content, style, settings)
     names = {

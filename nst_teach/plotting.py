@@ -6,6 +6,12 @@ notebooks 02 to 07.
 
 from __future__ import annotations
 
+__all__ = [
+    "plot_loss_history", "save_loss_plot", "plot_png", "show_images", "most_active_channels",
+    "feature_map_grid", "gram_heatmaps", "filmstrip", "plot_optimizer_comparison",
+]
+
+import io
 import math
 
 from .optimize import COMPONENTS
@@ -19,6 +25,8 @@ def plot_loss_history(history, ax=None, title="Loss during the optimisation"):
 
     Dotted vertical lines mark where each L-BFGS restart (the book's
     iterations) ended.
+
+    Taught in notebooks 05 and 06.
     """
     import matplotlib.pyplot as plt
 
@@ -46,20 +54,40 @@ def plot_loss_history(history, ax=None, title="Loss during the optimisation"):
 
 
 def save_loss_plot(history, path, title="Loss during the optimisation"):
-    """Write `plot_loss_history` to a PNG file without needing a display, atomically."""
+    """Write `plot_loss_history` to a PNG file without needing a display, atomically.
+
+    Used by the command line.
+    """
+    return plot_png(lambda ax: plot_loss_history(history, ax, title), path)
+
+
+def plot_png(draw, path=None, figsize=(7, 4), dpi=100):
+    """A PNG of what `draw(ax)` plots: written atomically to `path` (returned), or its bytes.
+
+    The figure is made without pyplot, so this works without a display and
+    from a background thread (the playground's runs). Used by
+    `nst_teach.widgets`, `nst_teach.fast.training` and `nst_teach.plotting`.
+    """
     from matplotlib.figure import Figure
 
+    figure = Figure(figsize=figsize, layout="constrained")
+    draw(figure.add_subplot())
+    if path is None:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=dpi)
+        return buffer.getvalue()
     from .images import atomic_write
 
-    figure = Figure(figsize=(7, 4), layout="constrained")
-    plot_loss_history(history, figure.add_subplot(), title)
     with atomic_write(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=100)
+        figure.savefig(tmp, format="png", dpi=dpi)
     return path
 
 
 def show_images(images, titles=None, size=3.0, axes=None):
-    """Images side by side in one row, without axes, each with its title."""
+    """Images side by side in one row, without axes, each with its title.
+
+    Taught in notebooks 01 and 02.
+    """
     import matplotlib.pyplot as plt
 
     if axes is None:
@@ -88,6 +116,8 @@ def most_active_channels(feature_map, count):
 
     After ReLU many channels of a deep layer are zero everywhere for a given
     picture; showing those would teach nothing (notebook 02).
+
+    Used by `nst_teach.plotting`.
     """
     import numpy as np
 
@@ -101,6 +131,8 @@ def feature_map_grid(features, channels=6, size=1.6):
     the channels with the largest mean activation for this picture, strongest
     first (see `most_active_channels`). Each map is scaled on its own, so a
     weak channel is as visible as a strong one.
+
+    Taught in notebook 02.
     """
     import numpy as np
 
@@ -122,6 +154,8 @@ def gram_heatmaps(grams, titles, channels=24, size=4.0):
     with the largest diagonal (summed over all matrices, each scaled to its
     own maximum) and show every matrix on those. A power-law colour scale lets
     the off-diagonal entries show next to the large diagonal ones.
+
+    Taught in notebooks 02 and 04.
     """
     import numpy as np
     from matplotlib.colors import PowerNorm
@@ -142,7 +176,10 @@ def gram_heatmaps(grams, titles, channels=24, size=4.0):
 
 
 def filmstrip(images, titles=None, columns=6, size=2.0):
-    """Many images in rows of `columns`, e.g. one per iteration (notebook 06)."""
+    """Many images in rows of `columns`, e.g. one per iteration (notebook 06).
+
+    Taught in notebook 06.
+    """
     axes = _grid(len(images), columns, size).ravel()
     show_images(images, titles, axes=axes[: len(images)])
     return axes
@@ -153,6 +190,8 @@ def plot_optimizer_comparison(runs, ax=None, budget=None):
 
     `runs` maps a name to a `nst_teach.optimizers.Run`. The running minimum
     is what you would keep if you stopped there, so it is the fair measure.
+
+    Taught in notebook 06.
     """
     import matplotlib.pyplot as plt
     import numpy as np

@@ -6,6 +6,8 @@ Taught in notebooks 03 (content: what a layer remembers of a photo) and 04
 
 from __future__ import annotations
 
+__all__ = ["noise_image", "reconstruct"]
+
 import numpy as np
 from scipy.optimize import fmin_l_bfgs_b
 
@@ -14,6 +16,7 @@ from . import images
 from .backbones import load_backbone
 from .features import feature_extractor
 from .losses import content_loss, gram_matrix, style_loss
+from .optimize import for_scipy, gradient_step
 
 
 def noise_image(shape, seed=0, amplitude=32):
@@ -22,6 +25,8 @@ def noise_image(shape, seed=0, amplitude=32):
     Faint noise rather than full-range: whatever a layer cannot see is never
     changed by the optimisation, and faint noise keeps those blind spots quiet
     so that what the layer *does* remember stands out.
+
+    Taught in notebook 03.
     """
     noise = np.random.default_rng(seed).uniform(-amplitude, amplitude, shape)
     return np.clip(np.round(128 + noise), 0, 255).astype(np.uint8)
@@ -51,25 +56,21 @@ def reconstruct(target, layers, kind="content", evaluations=100, backbone="hed-v
     (content) or Gram matrices (style) the noise must match. Returns the
     reconstructed RGB image and the loss after each evaluation. Whatever the
     result shares with `target` is what those layers remember.
+
+    Taught in notebooks 03 and 04.
     """
     target = np.asarray(target)
     layers = [layers] if isinstance(layers, str) else list(layers)
     loss_of = _loss_function(target, layers, kind, backbone, normalization)
     shape = (1, *target.shape)
 
-    @tf.function
-    def step(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            loss = loss_of(x)
-        return loss, tape.gradient(loss, x)
-
+    evaluate = for_scipy(gradient_step(lambda x: {"total": loss_of(x)}), shape)
     losses = []
 
     def loss_and_grad(x_flat):
-        loss, grad = step(tf.constant(x_flat.reshape(shape), tf.float32))
-        losses.append(float(loss))
-        return float(loss), grad.numpy().ravel().astype(np.float64)
+        parts, grad = evaluate(x_flat)
+        losses.append(parts["total"])
+        return parts["total"], grad
 
     x0 = images.preprocess(noise_image(target.shape, seed)).ravel().astype(np.float64)
     x, _, _ = fmin_l_bfgs_b(loss_and_grad, x0, maxfun=evaluations)

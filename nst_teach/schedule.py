@@ -21,6 +21,8 @@ Not the book's schedule: use `transfer` (the default) to compare with the book.
 
 from __future__ import annotations
 
+__all__ = ["upsample", "stage_heights", "coarse_to_fine"]
+
 import math
 import time
 from pathlib import Path
@@ -38,7 +40,10 @@ from .tensorflow_setup import tf
 
 
 def upsample(x, size):
-    """A preprocessed image batch (1, h, w, 3) resized to `size` = (H, W), bicubic, float32."""
+    """A preprocessed image batch (1, h, w, 3) resized to `size` = (H, W), bicubic, float32.
+
+    Used by `nst_teach.schedule`.
+    """
     resized = tf.image.resize(tf.constant(x, tf.float32), size, method="bicubic")
     return resized.numpy()
 
@@ -48,6 +53,8 @@ def stage_heights(height, stages, layers, aspect=1.0):
 
     `aspect` is the content's width / height: a portrait image needs a taller
     stage for its width to reach the deepest layer.
+
+    Used by `nst_teach.schedule`.
     """
     need = max(max(min_size_for(name) for name in layers), 2)
     need = max(need, math.ceil(need / aspect))
@@ -78,6 +85,8 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
     Returns a `nst_teach.optimize.Result` whose `history` is the full-size
     stage's (so its losses compare with the book's) and whose
     `stage_histories` lists every stage's `(height, History)`.
+
+    Taught in notebook 09.
     """
     settings = settings.replace(**changes) if changes else settings
     stages = stages or settings.stages or FAST_STAGES

@@ -15,6 +15,8 @@ cell is current, not to the widget. So the run never prints; it sets
 
 from __future__ import annotations
 
+__all__ = ["layer_names", "png_bytes", "loss_plot_png", "decode_upload", "Playground"]
+
 import base64
 import html
 import io
@@ -29,43 +31,45 @@ from PIL import Image
 
 from . import data, images
 from .config import (BACKBONES, COLOUR_MODES, INITS, NORMALIZATIONS, OPTIMIZERS, POOLINGS,
-                     PRESETS, QUICK, preset)
+                     PRESETS, QUICK, preset, vgg_layer_names)
 from .optimize import transfer
-from .plotting import plot_loss_history
+from .plotting import plot_loss_history, plot_png
 
 UPLOAD = "upload: "
-VGG_CONVS = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
 
 
 def layer_names(backbone):
     """Convolution layer names of a backbone, without building it.
 
     ``auto`` may become VGG16 (hed-vgg16), so it offers the layers both share.
+
+    Used by `nst_teach.widgets`.
     """
-    convs = VGG_CONVS["vgg19" if backbone in ("vgg19", "random") else "vgg16"]
-    return [f"block{b}_conv{c}" for b, n in enumerate(convs, 1) for c in range(1, n + 1)]
+    return list(vgg_layer_names("vgg19" if backbone in ("vgg19", "random") else "vgg16"))
 
 
 def png_bytes(image):
-    """An RGB uint8 array as PNG file bytes, what `ipywidgets.Image` shows."""
+    """An RGB uint8 array as PNG file bytes, what `ipywidgets.Image` shows.
+
+    Used by `nst_teach.widgets`.
+    """
     buffer = io.BytesIO()
     Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
 def loss_plot_png(history):
-    """The loss curve of `history` as PNG bytes, drawn without pyplot (thread-safe)."""
-    from matplotlib.figure import Figure
+    """The loss curve of `history` as PNG bytes, drawn without pyplot (thread-safe).
 
-    figure = Figure(figsize=(5.5, 3.2), layout="constrained")
-    ax = figure.add_subplot()
-    if history.n_evaluations:
-        plot_loss_history(history, ax, title="Loss (weighted components)")
-    else:
-        ax.set_title("no loss evaluated yet")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80)
-    return buffer.getvalue()
+    Used by `nst_teach.widgets`.
+    """
+    def draw(ax):
+        if history.n_evaluations:
+            plot_loss_history(history, ax, title="Loss (weighted components)")
+        else:
+            ax.set_title("no loss evaluated yet")
+
+    return plot_png(draw, figsize=(5.5, 3.2), dpi=80)
 
 
 def decode_upload(item):
@@ -73,6 +77,8 @@ def decode_upload(item):
 
     Raises `ImageError` naming the file when it is not an image Pillow can
     read, or when it is larger than `images.MAX_PIXELS`.
+
+    Used by `nst_teach.widgets`.
     """
     name, content = item["name"], bytes(item["content"])
     try:
@@ -104,6 +110,8 @@ class Playground:
     backbone); the preset menu replaces them. Fields without a control keep
     their value from there. Finished runs are kept in `results` and saved into
     `results_dir` by the Save button.
+
+    Taught in notebook 07.
     """
 
     def __init__(self, settings=None, results_dir="playground-results"):

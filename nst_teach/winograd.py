@@ -18,6 +18,8 @@ the time goes); docs/benchmarks.md measures it.
 
 from __future__ import annotations
 
+__all__ = ["transform_kernel", "conv3x3", "uses_winograd", "WinogradFeatures"]
+
 import numpy as np
 
 from .tensorflow_setup import keras, tf
@@ -36,7 +38,10 @@ below it, TensorFlow's direct kernels measured faster (docs/benchmarks.md)."""
 
 
 def transform_kernel(kernel):
-    """A (3, 3, C, K) kernel as the 36 (C, K) matrices that F(4x4, 3x3) multiplies by."""
+    """A (3, 3, C, K) kernel as the 36 (C, K) matrices that F(4x4, 3x3) multiplies by.
+
+    Used by `nst_teach.winograd`.
+    """
     u = np.tensordot(_G, np.tensordot(_G, np.asarray(kernel, np.float64), ([1], [1])), ([1], [1]))
     return tf.constant(u.reshape(36, *u.shape[2:]), tf.float32)  # u[a, b] = (G g G^T)[a, b]
 
@@ -72,6 +77,8 @@ def conv3x3(kernel):
     The gradient with respect to `x` is itself a 'same' 3x3 convolution (with
     the kernel flipped and its channels swapped), so it runs the same way.
     The kernel is a constant: no gradient flows to it.
+
+    Used by `bench/run.py`.
     """
     kernel = np.asarray(kernel)
     forward = transform_kernel(kernel)
@@ -85,7 +92,10 @@ def conv3x3(kernel):
 
 
 def uses_winograd(layer):
-    """Whether `layer` is a VGG-style convolution worth computing with Winograd."""
+    """Whether `layer` is a VGG-style convolution worth computing with Winograd.
+
+    Used by `bench/run.py`.
+    """
     return (isinstance(layer, keras.layers.Conv2D) and tuple(layer.kernel_size) == (3, 3)
             and tuple(layer.strides) == (1, 1) and tuple(layer.dilation_rate) == (1, 1)
             and layer.padding == "same" and layer.groups == 1 and layer.use_bias
@@ -100,6 +110,8 @@ class WinogradFeatures:
     at the deepest one named. Convolutions that `uses_winograd` accepts are
     replaced by `conv3x3` with the same weights, read once when it is built
     (the backbones are never trained); every other layer runs as is.
+
+    Used by `nst_teach.features`.
     """
 
     def __init__(self, model, layers):

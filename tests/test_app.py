@@ -61,6 +61,7 @@ def voila(tmp_path):
             server.kill()
 
 
+@pytest.mark.slow
 def test_voila_serves_the_playground_without_code(voila):
     page = subprocess.run([sys.executable, "-c", FETCH, voila], capture_output=True, text=True,
                           timeout=360, check=True).stdout

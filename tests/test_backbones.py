@@ -4,8 +4,9 @@ import h5py
 import numpy as np
 import pytest
 
-from nst_teach import backbones
+from nst_teach import backbones, clear_caches
 from nst_teach.backbones import WeightsUnavailable, load_backbone
+from nst_teach.config import vgg_layer_names
 from nst_teach.features import feature_extractor
 from tests.conftest import NetworkBlocked
 
@@ -15,9 +16,9 @@ def no_vgg19(tmp_path, monkeypatch):
     """A machine with an empty Keras cache and no internet."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setattr(backbones, "can_download", lambda *a, **k: False)
-    load_backbone.cache_clear()
+    clear_caches()
     yield tmp_path
-    load_backbone.cache_clear()
+    clear_caches()
 
 
 def test_missing_imagenet_weights_fail_fast_with_directions(no_vgg19):
@@ -42,6 +43,7 @@ def test_auto_falls_back_to_offline_backbone_with_a_warning(no_vgg19):
 
 
 def test_download_check_is_blocked_in_tests_and_skippable(monkeypatch):
+    monkeypatch.delenv("NST_TEACH_OFFLINE", raising=False)  # the knock is what is tested here
     with pytest.raises(NetworkBlocked):
         backbones.can_download()
     monkeypatch.setenv("NST_TEACH_OFFLINE", "1")
@@ -86,11 +88,18 @@ def test_offline_backbone_carries_hed_weights_under_keras_names():
 
     model, name = load_backbone("hed-vgg16")
     assert name == "hed-vgg16"
-    assert backbones.conv_layer_names(model)[-1] == "block5_conv3"
+    assert backbones.conv_layer_names(model) == list(vgg_layer_names("vgg16"))  # known unbuilt
     hed = HED(weights="bsds500")
     for layer in hed.block3.layers[1:]:
         for ours, theirs in zip(model.get_layer(layer.name).get_weights(), layer.get_weights()):
             np.testing.assert_array_equal(ours, theirs)
+
+
+def test_the_layer_names_known_without_building_are_vgg19s():
+    model, _ = load_backbone("random")
+    assert backbones.conv_layer_names(model) == list(vgg_layer_names("vgg19"))
+    assert vgg_layer_names("vgg19")[-1] == "block5_conv4"
+    assert vgg_layer_names("vgg16")[-1] == "block5_conv3"
 
 
 def test_unknown_layers_list_the_valid_ones():

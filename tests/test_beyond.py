@@ -14,6 +14,7 @@ def content():
     return images.resize(data.example("grace_hopper"), (96, 82), "bicubic")
 
 
+@pytest.mark.slow
 def test_blend_with_weight_one_equals_that_style_alone(content):
     alone = transfer(content, "swirls", FAST)
     blended = transfer(content, ["swirls", "cubist"], FAST, style_blend=(1.0, 0.0))
@@ -27,6 +28,7 @@ def test_blend_needs_one_weight_per_style(content):
         transfer(content, ["swirls", "cubist"], FAST, style_blend=(1, 1, 1))
 
 
+@pytest.mark.slow
 def test_same_seed_same_trace_other_seed_other_trace(content):
     noisy = FAST.replace(init="noise", seed=3)
     a = transfer(content, "cubist", noisy).history.evaluations["total"]
@@ -51,6 +53,7 @@ def test_initialisations(content):
     assert (images.deprocess(problem.x0.reshape(problem.shape)) == 77).all()
 
 
+@pytest.mark.slow
 def test_mask_keeps_style_inside(content):
     mask = np.zeros(content.shape[:2])
     mask[:, : content.shape[1] // 2] = 1.0  # style on the left half only
@@ -67,6 +70,7 @@ def test_one_mask_per_style(content):
         setup(content, ["swirls", "cubist"], FAST, mask=np.ones((4, 4)))
 
 
+@pytest.mark.slow
 def test_style_layer_weights_of_one_are_the_book(content):
     book = setup(content, "swirls", FAST)
     ones = setup(content, "swirls", FAST.replace(style_layer_weights=(1,) * 5))
@@ -77,6 +81,7 @@ def test_style_layer_weights_of_one_are_the_book(content):
     assert first.loss_and_grads(x)[0]["style"] == pytest.approx(only.loss_and_grads(x)[0]["style"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_style_scale_keeps_gram_per_position_for_a_uniform_texture(content):
     texture = np.tile(data.draw_swirls(size=(16, 16)), (12, 12, 1))  # a periodic texture
     small = setup(content, texture, FAST)
@@ -89,6 +94,7 @@ def test_style_scale_keeps_gram_per_position_for_a_uniform_texture(content):
         setup(content, texture, FAST.replace(style_scale=0.1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["post", "luminance"])
 def test_colour_preservation_keeps_the_contents_chroma(content, mode):
     result = transfer(content, "swirls", FAST.replace(preserve_colour=mode))

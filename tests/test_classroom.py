@@ -16,6 +16,8 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+pytestmark = pytest.mark.slow  # nbgrader in subprocesses
+
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("make_course", ROOT / "classroom" / "make_course.py")
 make_course = importlib.util.module_from_spec(spec)

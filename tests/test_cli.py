@@ -13,6 +13,7 @@ from nst_teach.cli import main
 TINY = ["--height", "32", "--iterations", "2", "--maxfun", "4", "--backbone", "random", "--quiet"]
 
 
+@pytest.mark.slow
 def test_transfer_writes_result_loss_curve_and_iterations(tmp_path, capsys):
     out = tmp_path / "result.png"
     code = main(["transfer", "grace_hopper", "swirls", "-o", str(out), "--save-every-iteration", *TINY])
@@ -23,6 +24,7 @@ def test_transfer_writes_result_loss_curve_and_iterations(tmp_path, capsys):
     assert "done:" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_module_entry_point_runs_offline_backbone(tmp_path):
     out = tmp_path / "r.png"
     env = dict(os.environ, NST_TEACH_OFFLINE="1")
@@ -84,6 +86,7 @@ def test_weights_and_examples_commands(capsys, tmp_path, monkeypatch):
     assert "grace_hopper" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_beyond_the_book_flags(tmp_path, capsys):
     mask = tmp_path / "mask.png"
     images.save_image(np.tile(np.uint8([255, 0])[None, :, None], (4, 1, 3)), mask)
@@ -98,6 +101,7 @@ def test_beyond_the_book_flags(tmp_path, capsys):
     assert code == 2 and "1 mask(s) for 2 style image(s)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_coarse_to_fine_flags(tmp_path, capsys):
     out = tmp_path / "c.png"
     code = main(["transfer", "grace_hopper", "cubist", "-o", str(out), *TINY, "--height", "48",
@@ -111,6 +115,7 @@ def test_coarse_to_fine_flags(tmp_path, capsys):
     assert "--stages takes FRACTION:EVALUATIONS pairs" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_threads_can_still_be_set_after_importing_nst_teach():
     # `--threads` sets TensorFlow's thread pools after the import: the import must
     # not have started TensorFlow's runtime (which would make that an error).
@@ -142,6 +147,7 @@ def test_help_and_argument_errors_come_before_tensorflow_and_print_no_log_lines(
         assert "I0000" not in run.stderr and "E0000" not in run.stderr
 
 
+@pytest.mark.slow
 def test_tensorflow_start_up_lines_are_hidden_and_verbose_brings_them_back(tmp_path):
     args = ["weights"]
     quiet, verbose = run_cli(*args), run_cli(*args, "--verbose")
@@ -298,6 +304,7 @@ def test_ctrl_c_during_start_up_is_one_line(tmp_path, monkeypatch, capsys):
     assert err == "nst-teach: interrupted before the run started; nothing was written\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
 def test_sigterm_and_sighup_mid_run_leave_a_valid_result_and_loss_curve(tmp_path, name):
     import signal

@@ -53,6 +53,7 @@ def test_save_load_round_trip_reproduces_outputs_exactly(network, tmp_path, rng)
     assert not list(tmp_path.glob(".m-*"))  # the temporary file is gone
 
 
+@pytest.mark.slow
 def test_short_training_lowers_the_style_loss_below_the_photos(style, photos):
     settings = fast.FastSettings(**TINY, steps=40, learning_rate=5e-3, style_weight=20.0)
     result = fast.train(style, photos, settings)
@@ -75,6 +76,7 @@ def test_stop_keeps_a_checkpoint_and_resume_continues(style, photos, tmp_path):
     assert fast.load_model(out).nst_info["history"]["steps"] == [1, 2, 3, 4]
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_network_trained_so_far(style, photos, tmp_path):
     out = tmp_path / "net.keras"
 
@@ -131,6 +133,7 @@ def test_settings_are_validated():
         fast.FastSettings(style_weight=-1)
 
 
+@pytest.mark.slow
 def test_cli_trains_and_applies(tmp_path, photo, capsys):
     folder = tmp_path / "photos"
     images.save_image(photo, folder / "p.png")

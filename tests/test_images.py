@@ -215,6 +215,29 @@ def test_loss_curve_is_written_atomically(tmp_path, monkeypatch):
     assert path.read_bytes() == b"the previous curve" and os.listdir(tmp_path) == ["loss.png"]
 
 
+def test_the_three_loss_plots_are_drawn_by_one_writer(tmp_path):
+    """The command line's, the playground's and fast training's loss PNGs: same writer, same picture."""
+    from nst_teach.fast.training import FastHistory, save_fast_loss_plot
+    from nst_teach.optimize import History
+    from nst_teach.plotting import plot_loss_history, plot_png, save_loss_plot
+    from nst_teach.widgets import loss_plot_png
+
+    def png(data):
+        return np.asarray(Image.open(io.BytesIO(data)))
+
+    history, fast = History(), FastHistory()
+    for step, value in enumerate((4.0, 2.0, 1.0)):
+        for name in ("total", "content", "style", "tv"):
+            history.evaluations[name].append(value)
+        fast.add(step, {name: value for name in ("total", "content", "style", "tv")}, 0.1)
+    cli = images.load_image(save_loss_plot(history, tmp_path / "cli.png"))
+    np.testing.assert_array_equal(cli, png(plot_png(lambda ax: plot_loss_history(history, ax)))[..., :3])
+    assert cli.shape[:2] == (400, 700)  # 7 x 4 inches at 100 dpi
+    assert png(loss_plot_png(history)).shape[:2] == (256, 440)  # 5.5 x 3.2 inches at 80 dpi
+    assert images.load_image(save_fast_loss_plot(fast, tmp_path / "fast.png")).shape[:2] == (400, 700)
+    assert sorted(os.listdir(tmp_path)) == ["cli.png", "fast.png"]  # written atomically, no leftovers
+
+
 def test_check_writable_names_the_reason(tmp_path):
     (tmp_path / "folder.png").mkdir()
     with pytest.raises(IsADirectoryError, match="it is a folder"):

@@ -88,6 +88,7 @@ def test_precomputed_targets_equal_the_books_batch_of_three(rng):
     np.testing.assert_allclose(grad, book_grad.ravel(), rtol=1e-3, atol=1e-4 * np.abs(book_grad).max())
 
 
+@pytest.mark.slow
 def test_transfer_saves_each_iteration_and_reports(tmp_path, photo):
     style = data.example("swirls")
     result = transfer(photo, style, FAST, save_prefix=tmp_path / "run")
@@ -136,6 +137,7 @@ def gram_distance(extractor, a, b, layers):
     )
 
 
+@pytest.mark.slow
 def test_offline_backbone_stylises(photo):
     """With real pretrained features, the result takes on the style and keeps the content."""
     settings = BOOK.replace(height=96, iterations=6, maxfun=20, backbone="hed-vgg16", resample="bicubic")
@@ -164,6 +166,7 @@ def test_too_narrow_image_is_refused_with_the_fix():
         transfer(narrow, narrow, FAST.replace(height=64))
 
 
+@pytest.mark.slow
 def test_example_names_work_as_inputs():
     result = transfer("grace_hopper", "cubist", FAST.replace(iterations=1, maxfun=2))
     assert result.image.shape == (32, 27, 3)

@@ -58,18 +58,38 @@ def test_restarted_and_continuous_lbfgs_agree_until_the_first_restart(race):
     assert min(adam) < adam[0]
 
 
-def test_restarts_happen_every_maxfun_evaluations():
-    """The restarted run calls L-BFGS afresh every `maxfun` evaluations."""
+@pytest.mark.parametrize("maxfun", [3, 4, 6])
+def test_the_book_restarts_lbfgs_after_every_maxfun_evaluations(maxfun):
+    """Each restart begins where the last run ended and forgets the curvature learnt.
+
+    On an ill-conditioned quadratic (independent of nst-teach: loss sum(a x^2),
+    gradient 2 a x), a restart shows twice: L-BFGS evaluates its starting point
+    again, which a continuous run never does, and its first step is plain
+    steepest descent, along -gradient. scipy ends a run at the first iteration
+    past `maxfun` evaluations, so runs are at least maxfun + 1 evaluations long.
+    """
+    a = np.array([1.0, 10.0, 100.0, 1000.0])
     calls = []
 
     def loss_and_grads(x):
         calls.append(x.copy())
-        parts = {name: float(np.sum(x**2)) for name in ("total", "content", "style", "tv")}
-        return parts, 2 * x
+        loss = float(np.sum(a * x**2))
+        return {name: loss for name in ("total", "content", "style", "tv")}, 2 * a * x
 
-    evaluator = optimizers.race(loss_and_grads, np.arange(1.0, 5.0), Settings(maxfun=3), budget=9)
-    assert evaluator.history.n_evaluations == len(calls) <= 9
-    assert min(evaluator.history.evaluations["total"]) < 1e-6
+    evaluator = optimizers.race(loss_and_grads, np.ones(4), Settings(maxfun=maxfun), budget=30)
+    assert evaluator.history.n_evaluations == len(calls) == 30
+    restarts = [i for i in range(1, len(calls))
+                if any(np.array_equal(calls[i], earlier) for earlier in calls[:i])]
+    starts = [0, *restarts]
+    assert len(restarts) >= 30 // (maxfun + 3)  # several restarts within the budget
+    assert all(later - earlier >= maxfun + 1 for earlier, later in zip(starts, starts[1:]))
+    for start in (s for s in starts if s + 1 < len(calls)):
+        step, downhill = calls[start + 1] - calls[start], -2 * a * calls[start]
+        cosine = step @ downhill / (np.linalg.norm(step) * np.linalg.norm(downhill))
+        assert cosine == pytest.approx(1.0, abs=1e-9)  # curvature forgotten: steepest descent
+    totals = evaluator.history.evaluations["total"]
+    for start in restarts:  # each run starts from the best image of the run before
+        assert totals[start] == min(totals[:start])
 
 
 def test_feature_map_grid_shows_the_most_active_channels():

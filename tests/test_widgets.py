@@ -189,6 +189,7 @@ def test_save_writes_the_result_and_its_loss_curve(tmp_path):
     assert "saved" in playground.status.value
 
 
+@pytest.mark.slow
 def test_beyond_the_book_controls_reach_the_run(tmp_path):
     playground = small_playground(tmp_path, preserve_colour="post", optimizer="adam",
                                   style_scale=1.5, init="noise", pooling="avg")
@@ -225,6 +226,7 @@ def test_fields_without_a_control_keep_their_value():
     assert playground.settings() == given.replace(seed=3)
 
 
+@pytest.mark.slow
 def test_the_preset_menu_sets_every_control_and_the_rest(tmp_path):
     from nst_teach.config import PAINTERLY_QUICK
 

@@ -64,6 +64,7 @@ def test_only_deep_vgg_convolutions_use_winograd():
     assert not uses_winograd(keras.layers.Conv2D(512, 5, padding="same"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backbone", ["random", "hed-vgg16"])
 def test_winograd_run_has_the_books_loss_and_gradient(rng, backbone):
     settings = BOOK.replace(height=40, backbone=backbone)
@@ -98,6 +99,7 @@ print(len({hashlib.md5(f(x0)[1].tobytes()).hexdigest() for _ in range(40)}))
 """
 
 
+@pytest.mark.slow
 def test_repeated_evaluations_are_bit_identical():
     # In a fresh interpreter, as a student's session starts: without one inter-op
     # thread (set by `import nst_teach`) about one gradient in eight differed.

@@ -28,6 +28,16 @@ Images going in and out of the network are RGB floats in [0, 255]; the VGG
 pre-processing happens inside the loss, so the network never sees it.
 """
 
+__all__ = [
+    "INFO_MEMBER", "MIN_SIDE", "PACKAGE", "InstanceNormalization", "ReflectionPadding2D",
+    "ResizeLike", "ToPixels", "build_network", "load_model", "save_model", "stylise",
+    "EXTRA_SKIMAGE_PHOTOS", "IMAGE_SUFFIXES", "PhotoSampler", "default_photos",
+    "photos_from_folder", "RecipeResult", "book_recipe", "EAGER_STEPS", "FAST_CONTENT_LAYER",
+    "FAST_STYLE_LAYERS", "FastHistory", "FastResult", "FastSettings", "PerceptualLoss",
+    "make_loss", "plot_fast_history", "save_fast_loss_plot", "style_targets", "train",
+    "vgg_input",
+]
+
 from .network import (  # noqa: F401
     INFO_MEMBER,
     MIN_SIDE,

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "InstanceNormalization", "ReflectionPadding2D", "ResizeLike", "ToPixels", "build_network",
+    "stylise", "load_model", "save_model",
+]
+
 import json
 import zipfile
 from pathlib import Path
@@ -10,6 +15,7 @@ import numpy as np
 
 from ..tensorflow_setup import keras, tf
 from .. import images
+from ..caches import Cache
 from ..images import ImageError, atomic_write
 
 PACKAGE = "nst_teach"
@@ -29,6 +35,8 @@ class InstanceNormalization(keras.layers.Layer):
 
     Unlike batch normalisation it uses no batch statistics, so a photo is
     stylised the same whether it comes alone or in a batch, in training or not.
+
+    Used by `nst_teach.fast.network`.
     """
 
     def __init__(self, epsilon=1e-3, **kwargs):
@@ -55,6 +63,8 @@ class ReflectionPadding2D(keras.layers.Layer):
     Zero padding would show the network a black frame that it learns to paint
     over, visible as dark or bright borders; a mirrored border looks like more
     of the same picture. Needs each side longer than `padding`.
+
+    Used by `nst_teach.fast.network`.
     """
 
     def __init__(self, padding=1, **kwargs):
@@ -81,6 +91,8 @@ class ResizeLike(keras.layers.Layer):
     Upsampling to the *exact* size of the matching layer on the way down,
     rather than by a factor of 2, is what makes the output as large as the
     input for odd sizes too (a 33 px side goes 33 -> 17 -> 9 -> 17 -> 33).
+
+    Used by `nst_teach.fast.network`.
     """
 
     def call(self, inputs):
@@ -95,7 +107,10 @@ class ResizeLike(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class ToPixels(keras.layers.Layer):
-    """Map the last convolution's output to RGB values in [0, 255] (a scaled tanh)."""
+    """Map the last convolution's output to RGB values in [0, 255] (a scaled tanh).
+
+    Used by `nst_teach.fast.network`.
+    """
 
     def call(self, x):
         return 127.5 * (keras.ops.tanh(x) + 1.0)
@@ -119,6 +134,8 @@ def build_network(filters=(16, 32, 64), residual_blocks=3, seed=0):
     and run about 4 times faster, which is what makes training on a CPU in
     half an hour possible. Input and output: RGB in [0, 255], any size of at
     least 8 px a side (`MIN_SIDE`), output size = input size.
+
+    Taught in notebook 08.
     """
     f1, f2, f3 = filters
     keras.utils.set_random_seed(seed)
@@ -151,6 +168,8 @@ def stylise(model, image, max_side=None):
     `image` is a path, PIL image, array or example name; the result is an
     RGB uint8 array of the same size (or of the size after shrinking the
     photo so that its longer side is at most `max_side`).
+
+    Taught in notebook 08.
     """
     from ..data import image_or_example
 
@@ -170,12 +189,12 @@ def stylise(model, image, max_side=None):
 
 def _forward(model, x):
     """The model as one traced graph, for any image size (traced once per model)."""
-    forward = getattr(model, "_nst_forward", None)
-    if forward is None:
-        forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True,
-                              input_signature=[tf.TensorSpec((None, None, None, 3), tf.float32)])
-        model._nst_forward = forward
-    return forward(x)
+    return _FORWARDS.get((model,), lambda: tf.function(
+        lambda x: model(x, training=False), reduce_retracing=True,
+        input_signature=[tf.TensorSpec((None, None, None, 3), tf.float32)]))(x)
+
+
+_FORWARDS = Cache("fast networks' traced forward passes", 4)
 
 
 def load_model(path):
@@ -185,6 +204,8 @@ def load_model(path):
     ``model.nst_info`` (a dict). Raises `ValueError` naming the problem and
     the fix for a missing file, a file that is not a `.keras` archive, or a
     Keras model that is not a style network.
+
+    Taught in notebook 08.
     """
     path = Path(path)
     if not path.is_file():
@@ -219,6 +240,8 @@ def save_model(model, path, info=None):
     The record goes into the same zip archive as an extra member
     (`INFO_MEMBER`), which Keras ignores when loading. A crash while writing
     leaves the previous checkpoint intact.
+
+    Used by `nst_teach.fast.training`.
     """
     path = Path(path)
     if path.suffix != ".keras":

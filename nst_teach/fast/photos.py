@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["default_photos", "photos_from_folder", "PhotoSampler"]
+
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,8 @@ def default_photos():
     rocket (`nst_teach.data.content_names()`), plus `EXTRA_SKIMAGE_PHOTOS`
     when scikit-image is installed. Six photos are few: random crops, flips
     and colour jitter (see `PhotoSampler`) stretch them.
+
+    Taught in notebook 08.
     """
     from .. import data
 
@@ -47,6 +51,8 @@ def photos_from_folder(folder, min_side=MIN_SIDE):
 
     Raises `ImageError` when the folder is missing, empty or holds no usable
     image; unreadable files are skipped with a warning.
+
+    Used by `nst_teach.cli` and `nst_teach.fast.training`.
     """
     import warnings
 
@@ -82,6 +88,8 @@ class PhotoSampler:
     1 and 2 crop sizes (so crops show both details and whole scenes); a
     random `size` x `size` window; a horizontal flip half of the time; and
     brightness, contrast and saturation each changed by up to +-`jitter`.
+
+    Used by `nst_teach.fast.training`.
     """
 
     def __init__(self, photos, size, jitter=0.1, seed=0):

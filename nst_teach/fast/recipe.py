@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["RecipeResult", "book_recipe"]
+
 import time
 from dataclasses import dataclass
 
@@ -17,7 +19,10 @@ from .network import build_network
 
 @dataclass
 class RecipeResult:
-    """What `book_recipe` produced: the pairs, the fitted network and the timings."""
+    """What `book_recipe` produced: the pairs, the fitted network and the timings.
+
+    Used by `nst_teach.fast.recipe`.
+    """
 
     model: keras.Model
     inputs: list  # the photos (uint8)
@@ -40,6 +45,8 @@ def book_recipe(style, photos, settings=None, epochs=200, learning_rate=2e-3,
     `epochs` passes. It is a demonstration: a handful of pairs costs minutes
     each and teaches the network those photos rather than the style, which is
     why `train` optimises the perceptual loss directly on many random crops.
+
+    Taught in notebook 08.
     """
     from ..config import QUICK
     from ..optimize import transfer

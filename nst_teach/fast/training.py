@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "FastSettings", "vgg_input", "style_targets", "PerceptualLoss", "make_loss", "FastHistory",
+    "FastResult", "train", "save_fast_loss_plot", "plot_fast_history",
+]
+
 import dataclasses
 import math
 import time
@@ -48,6 +53,8 @@ class FastSettings:
     stronger stylisation, lower it (1) to keep more of the photo.
     `tv_weight` multiplies the mean total variation per pixel, which is
     about 2e4 for a photo: 1e-6 smooths speckles without blurring.
+
+    Taught in notebook 08.
     """
 
     size: int = 128  # training crops are size x size pixels
@@ -100,7 +107,10 @@ class FastSettings:
 
 
 def vgg_input(rgb):
-    """RGB in [0, 255] (a batch) to the VGG input, inside the graph (see `images.preprocess`)."""
+    """RGB in [0, 255] (a batch) to the VGG input, inside the graph (see `images.preprocess`).
+
+    Used by `nst_teach.fast.training`.
+    """
     return rgb[..., ::-1] - tf.constant(IMAGENET_MEAN_BGR)
 
 
@@ -111,6 +121,8 @@ def style_targets(extractor, style_image, layers):
     independent of the style image's size; `PerceptualLoss` multiplies it
     back by the training crop's M, so the style image need not be resized
     to the crops' size or shape (the book stretches it instead).
+
+    Used by `nst_teach.fast.training`.
     """
     features = extractor(tf.constant(images.preprocess(style_image)))
     targets = {}
@@ -146,6 +158,8 @@ class PerceptualLoss:
     `features` and `content_features` are feature extractors
     (`nst_teach.features.feature_extractor`), `grams` the per-position style
     Grams of `style_targets`.
+
+    Taught in notebook 08.
     """
 
     def __init__(self, features, content_features, grams, settings):
@@ -181,7 +195,10 @@ class PerceptualLoss:
 
 
 def make_loss(style_image, settings):
-    """A `PerceptualLoss` for `style_image` and `settings`, and the backbone's name."""
+    """A `PerceptualLoss` for `style_image` and `settings`, and the backbone's name.
+
+    Used by `nst_teach.fast.training`.
+    """
     model, backbone = load_backbone(settings.backbone, settings.weights, settings.seed)
     layers = tuple(dict.fromkeys((settings.content_layer, *settings.style_layers)))
     features = feature_extractor(model, layers, settings.convolution)
@@ -206,7 +223,10 @@ def _shorter_side(image, side):
 
 @dataclass
 class FastHistory:
-    """Weighted losses per training step, and seconds per step."""
+    """Weighted losses per training step, and seconds per step.
+
+    Used by `nst_teach.fast.training`.
+    """
 
     steps: list = field(default_factory=list)
     losses: dict = field(default_factory=lambda: {k: [] for k in ("total", "content", "style", "tv")})
@@ -233,7 +253,7 @@ class FastHistory:
 
 @dataclass
 class FastResult:
-    """What `train` produced."""
+    """What `train` produced. Used by `nst_teach.fast.training`."""
 
     model: keras.Model
     history: FastHistory
@@ -267,6 +287,8 @@ def train(style, photos=None, settings=None, *, output=None, resume=False, progr
     Ctrl-C, a stopping callback or `stop.set()` end training early: the
     network trained so far is saved (atomically) and returned, with
     `stopped=True`. Returns a `FastResult`.
+
+    Taught in notebook 08.
     """
     from ..data import image_or_example
 
@@ -369,17 +391,20 @@ def train(style, photos=None, settings=None, *, output=None, resume=False, progr
 
 
 def save_fast_loss_plot(history, path, title="Training the style network"):
-    """The weighted losses per training step (and a running mean), as a PNG."""
-    from matplotlib.figure import Figure
+    """The weighted losses per training step (and a running mean), as a PNG.
 
-    figure = Figure(figsize=(7, 4), layout="constrained")
-    plot_fast_history(history, figure.add_subplot(), title)
-    figure.savefig(path, dpi=100)
-    return path
+    Used by `nst_teach.fast.training`.
+    """
+    from ..plotting import plot_png
+
+    return plot_png(lambda ax: plot_fast_history(history, ax, title), path)
 
 
 def plot_fast_history(history, ax=None, title="Training the style network"):
-    """Each weighted loss per step (faint) and its running mean over 20 steps, log scale."""
+    """Each weighted loss per step (faint) and its running mean over 20 steps, log scale.
+
+    Taught in notebook 08.
+    """
     from ..plotting import COLOURS, LABELS
 
     if ax is None:

@@ -28,6 +28,7 @@ CHROMIUM_FLAGS = [
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(),
                        reason="needs /usr/bin/chromium: run tests/browser/install.sh"),
     pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
