@@ -236,6 +236,7 @@ def test_the_preset_menu_sets_every_control_and_the_rest(tmp_path):
         expected = PAINTERLY_QUICK["hed-vgg16"] if name != "book" else optimize.BOOK
         assert playground.settings() == expected.replace(backbone="hed-vgg16")
     assert "coarse to fine" in playground.message.value
+    playground.base = playground.base.replace(stages=((0.5, 3), (1.0, 3)))  # seconds, not a minute
     playground.backbone.value = "random"
     playground.height.value = 32
     playground.run_button.click()
