@@ -274,8 +274,8 @@ PAINTERLY = {
     "hed-vgg16": Settings(
         backbone="hed-vgg16", height=512, resample="lanczos", normalization="paper",
         content_layer="block4_conv2", content_weight=0.1, style_weight=100.0,
-        style_layer_weights=(1.0, 1.0, 4.0, 30.0, 100.0),
-        stages=((0.25, 150), (0.5, 150), (1.0, 200)),
+        style_layer_weights=(1.0, 1.0, 2.0, 5.0, 10.0),
+        stages=((0.5, 200), (1.0, 200)),
     ),
     # Not measured here (no ImageNet weights offline): jcjohnson/neural-style's published
     # defaults (content 5 at relu4_2, style 100, Grams divided by C*H*W) in this loss's units
@@ -284,12 +284,12 @@ PAINTERLY = {
         backbone="vgg19", height=512, resample="lanczos", normalization="paper",
         content_layer="block4_conv2", content_weight=1.8e-6, style_weight=1.0,
         style_layer_weights=(0.488, 0.122, 0.0305, 0.00763, 0.00763),
-        stages=((0.25, 150), (0.5, 150), (1.0, 200)),
+        stages=((0.5, 200), (1.0, 200)),
     ),
 }
 """The best pictures we can make in about the book's time, per backbone (docs/quality.md)."""
 
-PAINTERLY_QUICK = {name: settings.replace(height=256, stages=((0.25, 100), (0.5, 100), (1.0, 100)))
+PAINTERLY_QUICK = {name: settings.replace(height=256, stages=((0.5, 150), (1.0, 150)))
                    for name, settings in PAINTERLY.items()}
 """`PAINTERLY` at 256 px: about a minute on two CPU cores (the README's main job)."""
 
