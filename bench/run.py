@@ -313,10 +313,10 @@ def run_fast_route(height, target=None, stages=None):
 
     stage_evaluations = {}
 
-    def on_evaluation(stage_height, loss):
-        stage_evaluations[stage_height] = stage_evaluations.get(stage_height, 0) + 1
-        if stage_height == height:
-            timeline.append((time.perf_counter() - start, loss))
+    def on_evaluation(event):
+        stage_evaluations[event.height] = stage_evaluations.get(event.height, 0) + 1
+        if event.height == height:
+            timeline.append((time.perf_counter() - start, event.loss))
 
     from nst_teach.schedule import FAST_STAGES
 

@@ -22,6 +22,7 @@ from .data import image_or_example
 from .features import compute_targets, feature_extractor
 from .losses import weighted_losses
 from .memory import check_memory
+from .progress import Evaluation
 
 COMPONENTS = ("total", "content", "style", "tv")
 
@@ -324,7 +325,8 @@ def _masks(mask, n_styles, size):
 
 
 def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
-             progress=False, evaluator_hook=None, mask=None, init_image=None, **changes):
+             progress=False, evaluator_hook=None, mask=None, init_image=None,
+             on_evaluation=None, **changes):
     """Stylise `content` with `style` by the book's restarted L-BFGS (or `settings.optimizer`).
 
     `content` and `style` are paths, example names (see
@@ -336,6 +338,10 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
     - with `save_prefix`, the image is saved as
       ``<save_prefix>_at_iteration_<i>.png`` (atomically);
     - `callback(iteration, loss, image)` is called; a truthy return stops.
+
+    `on_evaluation(event)` is called after every loss evaluation with a
+    `nst_teach.progress.Evaluation` (count, losses, ``image()``): progress
+    between rounds, for a live picture.
 
     Ctrl-C, a stopping callback or `evaluator.stop()` (the evaluator is passed
     to `evaluator_hook` when the run starts) end the run early: the result
@@ -353,9 +359,11 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
 
         return coarse_to_fine(content, style, settings, callback=callback, save_prefix=save_prefix,
                               progress=progress, evaluator_hook=evaluator_hook, mask=mask,
-                              init_image=init_image)
+                              init_image=init_image, on_evaluation=on_evaluation)
     problem = setup(content, style, settings, mask=mask, init_image=init_image)
     evaluator = Evaluator(problem.loss_and_grads)
+    if on_evaluation is not None:
+        evaluator.on_evaluation = lambda n: on_evaluation(evaluation_event(evaluator, problem))
     if evaluator_hook:
         evaluator_hook(evaluator)
     result = Result(problem.image(problem.x0), evaluator.history, settings, problem.backbone,
@@ -433,7 +441,11 @@ def adam(evaluator, x, settings, end_of_iteration, beta1=0.9, beta2=0.999, eps=1
 def _every(evaluator, settings, end_of_iteration):
     """Call `end_of_iteration` with the best image after every `maxfun` evaluations."""
 
+    listener = evaluator.on_evaluation
+
     def hook(n):
+        if listener is not None:
+            listener(n)
         if n % settings.maxfun == 0:
             end_of_iteration(n // settings.maxfun - 1, evaluator.best_x, evaluator.best_loss)
 
@@ -441,6 +453,13 @@ def _every(evaluator, settings, end_of_iteration):
 
 
 OPTIMIZERS = {"book": restarted_lbfgs, "lbfgs": continuous_lbfgs, "adam": adam}
+
+
+def evaluation_event(evaluator, problem, stage=0):
+    """The `Evaluation` that `on_evaluation` listeners get after the evaluator's latest."""
+    history = evaluator.history
+    return Evaluation(history.n_evaluations, {name: history.evaluations[name][-1] for name in COMPONENTS},
+                      problem.shape[1], stage, history, lambda: problem.image(evaluator.best_x))
 
 
 def _record_iteration(history, loss, seconds):

@@ -25,7 +25,7 @@ from . import images
 from .config import BOOK, FAST_STAGES, min_size_for
 from .data import image_or_example
 from .optimize import (Evaluator, LossNotFinite, Result, StopRun, _progress_bar, _record_iteration,
-                       setup)
+                       evaluation_event, setup)
 from .tensorflow_setup import tf
 
 
@@ -61,7 +61,8 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
     ``(fraction of settings.height, evaluations)``, upsampling the image
     between stages. `transfer` calls this when `settings.stages` is set.
 
-    - `on_evaluation(stage_height, loss)` is called after every evaluation;
+    - `on_evaluation(event)` after every evaluation, with a `nst_teach.progress.Evaluation`
+      (its `height` and `stage` say which stage);
     - `target_loss`: stop as soon as the full-size loss is at or below it;
     - `callback(stage, loss, image)` after each stage; a truthy return stops;
     - `save_prefix`: save ``<save_prefix>_at_iteration_<stage>.png`` after each stage;
@@ -94,11 +95,11 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
         stage_height = problem.shape[1]
         evaluator = Evaluator(problem.loss_and_grads)
 
-        def after_evaluation(n, evaluator=evaluator, stage_height=stage_height, last=last):
+        def after_evaluation(n, evaluator=evaluator, problem=problem, index=index, last=last):
             if on_evaluation is not None:
-                on_evaluation(stage_height, evaluator.loss_value)
+                on_evaluation(evaluation_event(evaluator, problem, index))
             if bar is not None:
-                bar.set_postfix(height=stage_height, loss=f"{evaluator.loss_value:.4g}")
+                bar.set_postfix(height=problem.shape[1], loss=f"{evaluator.loss_value:.4g}")
                 bar.update()
             if last and target_loss is not None and evaluator.loss_value <= target_loss:
                 reached.append(True)

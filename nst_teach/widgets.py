@@ -32,6 +32,7 @@ from .config import (BACKBONES, COLOUR_MODES, INITS, NORMALIZATIONS, OPTIMIZERS,
                      PRESETS, QUICK, preset)
 from .optimize import transfer
 from .plotting import plot_loss_history
+from .progress import Throttle
 
 UPLOAD = "upload: "
 VGG_CONVS = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
@@ -116,6 +117,7 @@ class Playground:
         self._evaluator = None
         self._stop_requested = False
         self._unit = "iteration"
+        self._throttle = Throttle()
         self._build_controls(self.base)
         self._build_outputs()
         self.widget = self._layout()
@@ -322,8 +324,9 @@ class Playground:
     def _work(self, content, style, settings, names):
         start = time.perf_counter()
         try:
+            self._throttle.start()
             result = transfer(content, style, settings, callback=self._on_iteration,
-                              evaluator_hook=self._hook)
+                              evaluator_hook=self._hook, on_evaluation=self._on_evaluation)
         except Exception as error:  # shown in the UI: the thread has no one else to tell
             self._error(error)
         else:
@@ -335,6 +338,16 @@ class Playground:
         self._evaluator = evaluator
         if self._stop_requested:
             evaluator.stop()
+
+    def _on_evaluation(self, event):
+        """Show the best image and the loss curve so far, every few evaluations."""
+        if not self._throttle():
+            return
+        self.image.value = png_bytes(event.image())
+        self.plot.value = loss_plot_png(event.history)
+        stage = f"stage {event.stage + 1}, height {event.height} · " if self._unit == "stage" else ""
+        self.status.value = (f"{stage}evaluation {event.count} · loss {event.loss:.4g}"
+                             f"{' · stopping…' if self._stop_requested else ''}")
 
     def _on_iteration(self, iteration, loss, image):
         history = self._evaluator.history

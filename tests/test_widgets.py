@@ -241,3 +241,39 @@ def test_the_preset_menu_sets_every_control_and_the_rest(tmp_path):
     result = playground.wait(timeout=300)
     assert [h for h, _ in result.stage_histories][-1] == 32 and len(result.stage_histories) == 2
     assert playground.progress.value == playground.progress.max == 2
+
+
+def test_the_picture_and_curve_update_before_the_first_round_ends(tmp_path, monkeypatch):
+    """Live progress: shown every `Throttle.every` evaluations, not only after a round."""
+    playground = small_playground(tmp_path, iterations=1, maxfun=12)
+    playground._throttle.seconds = 0  # every 3 evaluations, whatever the machine's speed
+    shown = []  # (evaluations so far, rounds finished, image shown) at each live update
+    original = playground._on_evaluation
+
+    def on_evaluation(event):
+        before = playground.image.value
+        original(event)
+        if playground.image.value is not before:
+            shown.append((event.count, len(event.history.iteration_loss), event.image()))
+
+    monkeypatch.setattr(playground, "_on_evaluation", on_evaluation)
+    playground.run()
+    result = playground.wait(timeout=120)
+    assert [count for count, _, _ in shown] == [3, 6, 9, 12][:len(shown)] and len(shown) >= 3
+    assert all(rounds == 0 for _, rounds, _ in shown)  # all before the round ended
+    assert np.array_equal(decoded(playground.image.value), result.image)
+    assert any(not np.array_equal(image, result.content) for _, _, image in shown)  # it moves
+    assert "evaluation" in playground.status.value or "done" in playground.status.value
+
+
+def test_staged_runs_show_progress_within_each_stage(tmp_path):
+    playground = small_playground(tmp_path)
+    playground.base = playground.base.replace(stages=((0.5, 6), (1.0, 6)))
+    playground._throttle.seconds = 0
+    heights = []
+    playground.image.observe(lambda change: heights.append(decoded(change.new).shape[0]), "value")
+    playground.run()
+    result = playground.wait(timeout=120)
+    assert len(result.stage_histories) == 2
+    assert heights[0] < 32 and heights.count(heights[0]) >= 2  # live, in the smaller stage
+    assert heights[-1] == 32 and heights.count(32) >= 3  # then live at full size, and the result
