@@ -508,6 +508,17 @@ def write_plot(results):
     plt.close(fig)
 
 
+def device_name():
+    """What TensorFlow computes on: its first GPU if it sees one (Winograd is then off), else CPU."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU"
+    details = tf.config.experimental.get_device_details(gpus[0])
+    return f"GPU {details.get('device_name', gpus[0].name)} (TensorFlow's kernels, no Winograd)"
+
+
 def gb(n):
     return f"{n / 1e9:.2f} GB"
 
@@ -515,7 +526,8 @@ def gb(n):
 def report(results):
     """Markdown tables of the results, and the targets met or missed."""
     lines = [
-        f"Run: {results['started']} UTC, `{results['command']}`, {results['machine']}. "
+        f"Run: {results['started']} UTC, `{results['command']}`, {results['machine']}, "
+        f"computing on {results.get('device', 'CPU')}. "
         "VGG19 with seeded random weights (`backbone=\"random\"`: the book's network and "
         f"cost), images `{CONTENT}` and `{STYLE}`. Load average (1 min) before and after: "
         f"{results['load_before'][0]:.1f} and {results.get('load_after', [float('nan')])[0]:.1f} on "
@@ -720,9 +732,11 @@ def main(argv=None):
         "command": "python " + " ".join(["bench/run.py", *(argv if argv is not None else sys.argv[1:])]),
         "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
                    f"TensorFlow {tf.__version__}, Python {platform.python_version()}",
+        "device": device_name(),
         "repeats": repeats,
         "load_before": os.getloadavg(),
     }
+    log(f"computing on {results['device']}")
     log("1. preview from a fresh process (128 px)")
     results["preview"] = [in_subprocess("preview", "random")]
     log(f"  {results['preview'][0]}")

@@ -13,7 +13,7 @@ from .tensorflow_setup import keras, tf
 from .backbones import conv_layer_names
 from .config import CONVOLUTIONS
 from .losses import gram_matrix
-from .winograd import WinogradFeatures
+from .winograd import WinogradFeatures, convolution_for
 
 
 def feature_extractor(model, layers, convolution="direct"):
@@ -26,7 +26,8 @@ def feature_extractor(model, layers, convolution="direct"):
     (model, layers) gives back the same extractor, built once.
     ``convolution="winograd"`` computes the deep 3x3 convolutions with fewer
     multiplications, the same features to float32 round-off: a callable, not
-    a Keras model (see `nst_teach.winograd`).
+    a Keras model (see `nst_teach.winograd`); when TensorFlow sees a GPU,
+    TensorFlow's own kernels are used instead (`nst_teach.winograd.convolution_for`).
     """
     valid = conv_layer_names(model)
     unknown = [name for name in layers if name not in valid]
@@ -37,6 +38,7 @@ def feature_extractor(model, layers, convolution="direct"):
         )
     if convolution not in CONVOLUTIONS:
         raise ValueError(f"convolution must be one of {CONVOLUTIONS}, got {convolution!r}")
+    convolution = convolution_for(convolution)
     key = (id(model), tuple(layers), convolution)
     cached = _EXTRACTORS.get(key)
     if cached is not None and cached[0] is model:

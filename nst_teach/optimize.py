@@ -23,6 +23,7 @@ from .features import compute_targets, feature_extractor
 from .losses import weighted_losses
 from .memory import check_memory
 from .progress import Evaluation
+from .winograd import convolution_for
 
 COMPONENTS = ("total", "content", "style", "tv")
 
@@ -283,8 +284,9 @@ def setup(content, style, settings=BOOK, *, mask=None, init_image=None):
         finish = lambda image: colour.keep_content_colours(image, content_img)  # noqa: E731
     masks = _masks(mask, len(style_imgs), content_img.shape[:2]) if mask is not None else None
     model, backbone = load_backbone(settings.backbone, settings.weights, settings.seed, settings.pooling)
-    extractor = feature_extractor(model, settings.layers, settings.convolution)
     content_x = images.preprocess(work_content)
+    extractor = feature_extractor(model, settings.layers,
+                                  convolution_for(settings.convolution, content_x.shape[1]))
     targets = compute_targets(extractor, content_x, [images.preprocess(s) for s in style_imgs]
                               if several else images.preprocess(style_imgs[0]), settings, masks)
     x0 = images.preprocess(_start_image(settings, work_content, style_imgs[0], init_image))
