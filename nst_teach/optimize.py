@@ -295,6 +295,26 @@ def setup(content, style, settings=BOOK, *, mask=None, init_image=None):
                    style_imgs[0], backbone, finish)
 
 
+def warm_up(content, style, settings=BOOK):
+    """Do now what the first `transfer` of these images and settings would do first.
+
+    Builds the backbone and the feature extractor, computes the targets and
+    traces and runs the loss-and-gradient step, for every stage's size with
+    `settings.stages`. All of it is kept (see `traced_step`), so that the run
+    itself starts at its first real evaluation: the playground calls this in
+    the background while the student is still choosing (notebook 07).
+    """
+    if settings.stages is not None:
+        from .schedule import settings_per_stage
+
+        every = settings_per_stage(settings, settings.stages, image_or_example(content))
+    else:
+        every = [settings]
+    for stage_settings in every:
+        problem = setup(content, style, stage_settings)
+        problem.loss_and_grads(problem.x0)
+
+
 def _start_image(settings, content, style, init_image):
     size = content.shape[:2]
     if init_image is not None:

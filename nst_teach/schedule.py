@@ -47,6 +47,13 @@ def stage_heights(height, stages, layers, aspect=1.0):
     return [max(need, int(round(height * fraction))) for fraction, _ in stages]
 
 
+def settings_per_stage(settings, stages, content):
+    """The `Settings` of each stage: `settings` at the stage's height (see `stage_heights`)."""
+    aspect = content.shape[1] / content.shape[0]
+    heights = stage_heights(settings.height, stages, settings.layers, aspect)
+    return [settings.replace(height=height) for height in heights[:-1]] + [settings]
+
+
 def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=None,
                   on_evaluation=None, target_loss=None, callback=None, mask=None,
                   init_image=None, save_prefix=None, progress=False, evaluator_hook=None,
@@ -77,14 +84,12 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
     stages = stages or settings.stages or FAST_STAGES
     history_size = history_size or settings.lbfgs_history
     content = image_or_example(content)
-    aspect = content.shape[1] / content.shape[0]
-    heights = stage_heights(settings.height, stages, settings.layers, aspect)
     x, shape, result, stage_histories, saved = None, None, None, [], []
     bar = _progress_bar(sum(n for _, n in stages)) if progress else None
     reached = []  # the target loss, if one was given, was reached
-    for index, ((_, evaluations), height) in enumerate(zip(stages, heights)):
+    for index, ((_, evaluations), stage_settings) in enumerate(
+            zip(stages, settings_per_stage(settings, stages, content))):
         last = index == len(stages) - 1
-        stage_settings = settings.replace(height=settings.height if last else height)
         try:
             problem = setup(content, style, stage_settings, mask=mask, init_image=init_image)
         except KeyboardInterrupt:  # Ctrl-C between stages: keep the last stage's image

@@ -30,7 +30,7 @@ from PIL import Image
 from . import data, images
 from .config import (BACKBONES, COLOUR_MODES, INITS, NORMALIZATIONS, OPTIMIZERS, POOLINGS,
                      PRESETS, QUICK, preset)
-from .optimize import transfer
+from .optimize import transfer, warm_up
 from .plotting import plot_loss_history
 from .progress import Throttle
 
@@ -98,13 +98,66 @@ def _log_slider(description, value, low, high):
                             description=description, readout_format=".1e")
 
 
+class Prewarm:
+    """Runs the latest requested warm-up in one background thread, skipping stale ones.
+
+    A slider dragged across ten heights asks ten times; only the one asked
+    last (and the one already going) is done. Errors are ignored: the same
+    settings fail again, visibly, when Run is pressed.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._wanted = None  # (key, job)
+        self._done = None  # the key of the last warm-up done
+        self._thread = None
+
+    def request(self, key, job):
+        with self._lock:
+            self._wanted = None if key == self._done else (key, job)  # back to what is built
+            if self._wanted is None:
+                return
+            if self._thread is None:  # the loop sets it to None, under the lock, as it ends
+                self._thread = threading.Thread(target=self._loop, daemon=True,
+                                                name="nst-prewarm")
+                self._thread.start()
+
+    def _loop(self):
+        while True:
+            with self._lock:
+                if self._wanted is None:
+                    self._thread = None
+                    return
+                key, job = self._wanted
+                self._wanted = None
+            try:
+                job()
+            except Exception:  # noqa: BLE001 -- reported by the run itself
+                key = None
+            with self._lock:
+                self._done = key
+
+    def wait(self, timeout=None):
+        """Block until what was requested is done (the latest request is the current settings)."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    @property
+    def done(self):
+        return self._done
+
+
 class Playground:
     """Controls for one style-transfer run, live feedback, and the runs so far.
 
     `settings` gives the starting values (default: `QUICK` on the offline
     backbone); the preset menu replaces them. Fields without a control keep
     their value from there. Finished runs are kept in `results` and saved into
-    `results_dir` by the Save button.
+    `results_dir` by the Save button. Once displayed, it builds the network
+    and traces the step for the current settings in the background (again
+    after each change), so that Run starts computing at once.
     """
 
     def __init__(self, settings=None, results_dir="playground-results"):
@@ -118,9 +171,12 @@ class Playground:
         self._stop_requested = False
         self._unit = "iteration"
         self._throttle = Throttle()
+        self.prewarm, self._displayed = Prewarm(), False
         self._build_controls(self.base)
         self._build_outputs()
         self.widget = self._layout()
+        for name in ("content", "style", "preset", *CONTROLLED):
+            getattr(self, name).observe(lambda _: self.prepare(), "value")
 
     # --- building -----------------------------------------------------------
 
@@ -213,7 +269,26 @@ class Playground:
         ])
 
     def _repr_mimebundle_(self, **kwargs):
+        self._displayed = True
+        self.prepare()
         return self.widget._repr_mimebundle_(**kwargs)
+
+    def prepare(self):
+        """Build the network and trace the step for the current settings, in the background.
+
+        Called when the playground is displayed and after each change of a
+        control; a run reuses what it built (`nst_teach.optimize.warm_up`).
+        """
+        if not self._displayed or self.running:
+            return
+        try:
+            settings = self.settings()
+            content, style = self._image(self.content.value), self._image(self.style.value)
+        except ValueError:  # reported when Run is pressed
+            return
+        graph = settings.replace(iterations=1, maxfun=1)  # these two change no graph
+        key = (graph, self.content.value, self.style.value)
+        self.prewarm.request(key, partial(warm_up, content, style, settings))
 
     # --- reacting to the controls ---------------------------------------------
 
@@ -324,6 +399,7 @@ class Playground:
     def _work(self, content, style, settings, names):
         start = time.perf_counter()
         try:
+            self.prewarm.wait()  # what it builds is this run's: building it twice at once costs double
             self._throttle.start()
             result = transfer(content, style, settings, callback=self._on_iteration,
                               evaluator_hook=self._hook, on_evaluation=self._on_evaluation)

@@ -277,3 +277,24 @@ def test_staged_runs_show_progress_within_each_stage(tmp_path):
     assert len(result.stage_histories) == 2
     assert heights[0] < 32 and heights.count(heights[0]) >= 2  # live, in the smaller stage
     assert heights[-1] == 32 and heights.count(32) >= 3  # then live at full size, and the result
+
+
+def test_displaying_builds_and_traces_in_the_background_and_run_reuses_it(tmp_path, monkeypatch):
+    playground = small_playground(tmp_path, iterations=1)
+    assert playground.prewarm.done is None  # nothing happens before it is shown
+    playground._repr_mimebundle_()
+    playground.prewarm.wait(timeout=120)
+    assert playground.prewarm.done[0] == playground.settings().replace(iterations=1, maxfun=1)
+    traced = []  # weighted_losses runs in Python only while a step is traced
+    original = optimize.weighted_losses
+    monkeypatch.setattr(optimize, "weighted_losses",
+                        lambda *args: traced.append(1) or original(*args))
+    playground.run()
+    assert playground.wait(timeout=120) is not None and traced == []
+
+    playground.height.value = 48  # a new graph: traced again, in the background
+    playground.prewarm.wait(timeout=120)
+    assert len(traced) == 1 and playground.prewarm.done[0].height == 48
+    playground.run()
+    result = playground.wait(timeout=120)
+    assert result.image.shape[0] == 48 and len(traced) == 1
