@@ -47,6 +47,25 @@ def stage_heights(height, stages, layers, aspect=1.0):
     return [max(need, int(round(height * fraction))) for fraction, _ in stages]
 
 
+FIRST_LOOK = (64, 15)
+"""(height in px, L-BFGS evaluations) of the playground's quick first look."""
+
+
+def first_look(settings, content, height=FIRST_LOOK[0], evaluations=FIRST_LOOK[1]):
+    """`settings` for a quick first look at `content`: a small, short, continuous L-BFGS run.
+
+    A picture in about a second, whatever the size chosen; the full run then
+    starts from it (``transfer(..., init_image=look.image)``) and sharpens it.
+    Not the book's start, so the playground leaves it off for the book preset.
+    `height` grows if the content is too narrow for the layers there.
+    """
+    content = image_or_example(content)
+    height = stage_heights(height, ((1.0, evaluations),), settings.layers,
+                           content.shape[1] / content.shape[0])[0]
+    return settings.replace(height=height, stages=None, optimizer="lbfgs", iterations=1,
+                            maxfun=evaluations)
+
+
 def settings_per_stage(settings, stages, content):
     """The `Settings` of each stage: `settings` at the stage's height (see `stage_heights`)."""
     aspect = content.shape[1] / content.shape[0]

@@ -29,10 +29,11 @@ from PIL import Image
 
 from . import data, images
 from .config import (BACKBONES, COLOUR_MODES, INITS, NORMALIZATIONS, OPTIMIZERS, POOLINGS,
-                     PRESETS, QUICK, preset)
+                     BOOK, PRESETS, QUICK, preset)
 from .optimize import transfer, warm_up
 from .plotting import plot_loss_history
 from .progress import Throttle
+from .schedule import FIRST_LOOK, first_look
 
 UPLOAD = "upload: "
 VGG_CONVS = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
@@ -172,6 +173,7 @@ class Playground:
         self._unit = "iteration"
         self._throttle = Throttle()
         self.prewarm, self._displayed = Prewarm(), False
+        self.first_look_height = FIRST_LOOK[0]
         self._build_controls(self.base)
         self._build_outputs()
         self.widget = self._layout()
@@ -205,6 +207,8 @@ class Playground:
                                              rows=8, description="style layers")
         self.backbone.observe(self._on_backbone, "value")
         self.seed = w.IntText(value=s.seed, description="seed")
+        self.first_look = w.Checkbox(value=s != BOOK, indent=False,
+                                     description=f"quick first look ({FIRST_LOOK[0]} px)")
         self.preset = w.Dropdown(options=("(as given)", *PRESETS), value="(as given)",
                                  description="preset")
         self.preset.observe(self._on_preset, "value")
@@ -256,7 +260,8 @@ class Playground:
         weights = w.VBox([self.content_weight, self.style_weight, self.tv_weight,
                           self.normalization])
         layers = w.VBox([self.content_layer, self.style_layers])
-        buttons = w.HBox([self.run_button, self.stop_button, self.progress, self.status])
+        buttons = w.HBox([self.run_button, self.stop_button, self.first_look, self.progress,
+                          self.status])
         beyond = w.Accordion(children=[w.HBox([
             w.VBox([self.preserve_colour, self.init, self.style_scale]),
             w.VBox([self.pooling, self.optimizer, w.HBox([self.fast_model, self.apply_button])]),
@@ -287,8 +292,18 @@ class Playground:
         except ValueError:  # reported when Run is pressed
             return
         graph = settings.replace(iterations=1, maxfun=1)  # these two change no graph
-        key = (graph, self.content.value, self.style.value)
-        self.prewarm.request(key, partial(warm_up, content, style, settings))
+        key = (graph, self.content.value, self.style.value, self._look(settings, content))
+        self.prewarm.request(key, partial(self._warm_up, content, style, settings))
+
+    def _warm_up(self, content, style, settings):
+        look = self._look(settings, content)
+        for each in (look, settings) if look else (settings,):
+            warm_up(content, style, each)
+
+    def _look(self, settings, content):
+        """The settings of the quick first look, or None (off, or the run is as small)."""
+        wanted = self.first_look.value and settings.height > 1.5 * self.first_look_height
+        return first_look(settings, content, self.first_look_height) if wanted else None
 
     # --- reacting to the controls ---------------------------------------------
 
@@ -303,6 +318,7 @@ class Playground:
         if change.new not in PRESETS:
             return
         self.base = preset(change.new, backbone=self.backbone.value)
+        self.first_look.value = change.new != "book"
         for name in CONTROLLED:
             if name != "backbone":
                 getattr(self, name).value = getattr(self.base, name)
@@ -400,15 +416,32 @@ class Playground:
         start = time.perf_counter()
         try:
             self.prewarm.wait()  # what it builds is this run's: building it twice at once costs double
-            self._throttle.start()
-            result = transfer(content, style, settings, callback=self._on_iteration,
-                              evaluator_hook=self._hook, on_evaluation=self._on_evaluation)
+            look = self._first_look(content, style, settings)
+            if look is not None and self._stop_requested:
+                result = look
+            else:
+                self._throttle.start()
+                result = transfer(content, style, settings, callback=self._on_iteration,
+                                  evaluator_hook=self._hook, on_evaluation=self._on_evaluation,
+                                  init_image=None if look is None else look.image)
         except Exception as error:  # shown in the UI: the thread has no one else to tell
             self._error(error)
         else:
             self._finish(result, names, time.perf_counter() - start)
         finally:
             self._set_running(False)
+
+    def _first_look(self, content, style, settings):
+        """A small quick run whose picture shows at once; the full run starts from it."""
+        look_settings = self._look(settings, content)
+        if look_settings is None:
+            return None
+        self._throttle.start()
+        look = transfer(content, style, look_settings, evaluator_hook=self._hook,
+                        on_evaluation=self._on_evaluation)
+        self.image.value = png_bytes(look.image)
+        self.status.value = f"first look at {look.image.shape[0]} px; now at {settings.height} px…"
+        return look
 
     def _hook(self, evaluator):
         self._evaluator = evaluator
@@ -421,8 +454,9 @@ class Playground:
             return
         self.image.value = png_bytes(event.image())
         self.plot.value = loss_plot_png(event.history)
-        stage = f"stage {event.stage + 1}, height {event.height} · " if self._unit == "stage" else ""
-        self.status.value = (f"{stage}evaluation {event.count} · loss {event.loss:.4g}"
+        stage = f"stage {event.stage + 1}, " if self._unit == "stage" else ""
+        self.status.value = (f"{stage}height {event.height} · evaluation {event.count} · "
+                             f"loss {event.loss:.4g}"
                              f"{' · stopping…' if self._stop_requested else ''}")
 
     def _on_iteration(self, iteration, loss, image):

@@ -298,3 +298,30 @@ def test_displaying_builds_and_traces_in_the_background_and_run_reuses_it(tmp_pa
     playground.run()
     result = playground.wait(timeout=120)
     assert result.image.shape[0] == 48 and len(traced) == 1
+
+
+def test_a_quick_first_look_shows_first_and_the_run_starts_from_it(tmp_path, monkeypatch):
+    playground = small_playground(tmp_path, height=48, iterations=1, maxfun=4)
+    playground.first_look_height = 16  # the test's sizes: a small look before 48 px
+    assert playground.first_look.value  # on for QUICK, the default
+    heights = []
+    playground.image.observe(lambda change: heights.append(decoded(change.new).shape[0]), "value")
+    starts = []
+    original_setup = optimize.setup
+
+    def setup(content, style, settings, **kwargs):
+        starts.append((settings.height, kwargs.get("init_image")))
+        return original_setup(content, style, settings, **kwargs)
+
+    monkeypatch.setattr(optimize, "setup", setup)
+    playground.run()
+    result = playground.wait(timeout=120)
+    # 19 px, not 16: the portrait content must be 16 px wide for block5
+    assert heights[0] == 19 and heights[-1] == 48 and result.image.shape[0] == 48
+    assert len(result.history.iteration_loss) == 1  # the run itself is as chosen
+    (look_height, look_start), (run_height, run_start) = starts
+    assert (look_height, look_start, run_height) == (19, None, 48)
+    assert run_start.shape[0] == 19  # the look's picture, which setup resizes to 48 px
+
+    playground.preset.value = "book"
+    assert not playground.first_look.value  # the book starts from the content image
