@@ -207,7 +207,8 @@ class Playground:
                                              rows=8, description="style layers")
         self.backbone.observe(self._on_backbone, "value")
         self.seed = w.IntText(value=s.seed, description="seed")
-        self.first_look = w.Checkbox(value=s != BOOK, indent=False,
+        book = s.replace(backbone=BOOK.backbone, weights=None) == BOOK  # the book's start
+        self.first_look = w.Checkbox(value=not book, indent=False,
                                      description=f"quick first look ({FIRST_LOOK[0]} px)")
         self.preset = w.Dropdown(options=("(as given)", *PRESETS), value="(as given)",
                                  description="preset")
@@ -415,7 +416,7 @@ class Playground:
     def _work(self, content, style, settings, names):
         start = time.perf_counter()
         try:
-            self.prewarm.wait()  # what it builds is this run's: building it twice at once costs double
+            self.prewarm.wait()  # it builds what this run needs: not twice at once
             look = self._first_look(content, style, settings)
             if look is not None and self._stop_requested:
                 result = look

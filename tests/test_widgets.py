@@ -325,3 +325,4 @@ def test_a_quick_first_look_shows_first_and_the_run_starts_from_it(tmp_path, mon
 
     playground.preset.value = "book"
     assert not playground.first_look.value  # the book starts from the content image
+    assert not Playground(optimize.BOOK.replace(backbone="hed-vgg16")).first_look.value
