@@ -478,7 +478,8 @@ class Playground:
         self.plot.value = loss_plot_png(result.history)
         done = len(result.history.iteration_loss)
         how = "stopped" if result.stopped else "done"
-        self.status.value = f"{how} after {done} iterations in {seconds:.1f} s"
+        self.status.value = (f"{how} after {done} iterations ({result.history.n_evaluations} "
+                             f"evaluations) in {seconds:.1f} s")
         self.download.value = _download_link(result.image, f"nst-run-{len(self.results)}.png")
         self.gallery.children = (*self.gallery.children, self._card(result, names, len(self.results)))
 
