@@ -19,7 +19,7 @@ from typing import Callable
 
 @dataclass(frozen=True)
 class Evaluation:
-    """One loss evaluation of a run, as ``on_evaluation`` receives it.
+    """One loss evaluation of a run, as ``on_evaluation`` receives it (notebook 07's playground).
 
     `count` counts evaluations in this stage (the whole run without stages),
     `losses` holds the weighted ``total``, ``content``, ``style`` and ``tv``
