@@ -289,14 +289,15 @@ class Playground:
             return
         try:
             settings = self.settings()
-            content, style = self._image(self.content.value), self._image(self.style.value)
         except ValueError:  # reported when Run is pressed
             return
+        names = (self.content.value, self.style.value)
         graph = settings.replace(iterations=1, maxfun=1)  # these two change no graph
-        key = (graph, self.content.value, self.style.value, self._look(settings, content))
-        self.prewarm.request(key, partial(self._warm_up, content, style, settings))
+        key = (graph, *names, self.first_look.value, self.first_look_height)
+        self.prewarm.request(key, partial(self._warm_up, names, settings))
 
-    def _warm_up(self, content, style, settings):
+    def _warm_up(self, names, settings):
+        content, style = map(self._image, names)  # drawing an example style takes a second
         look = self._look(settings, content)
         for each in (look, settings) if look else (settings,):
             warm_up(content, style, each)
