@@ -303,10 +303,10 @@ def run_fast_route(height, target=None, stages=None):
 
     stage_evaluations = {}
 
-    def on_evaluation(stage_height, loss):
-        stage_evaluations[stage_height] = stage_evaluations.get(stage_height, 0) + 1
-        if stage_height == height:
-            timeline.append((time.perf_counter() - start, loss))
+    def on_evaluation(event):
+        stage_evaluations[event.height] = stage_evaluations.get(event.height, 0) + 1
+        if event.height == height:
+            timeline.append((time.perf_counter() - start, event.loss))
 
     from nst_teach.schedule import FAST_STAGES
 
@@ -498,6 +498,17 @@ def write_plot(results):
     plt.close(fig)
 
 
+def device_name():
+    """What TensorFlow computes on: its first GPU if it sees one (Winograd is then off), else CPU."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU"
+    details = tf.config.experimental.get_device_details(gpus[0])
+    return f"GPU {details.get('device_name', gpus[0].name)} (TensorFlow's kernels, no Winograd)"
+
+
 def gb(n):
     return f"{n / 1e9:.2f} GB"
 
@@ -505,7 +516,8 @@ def gb(n):
 def report(results):
     """Markdown tables of the results, and the targets met or missed."""
     lines = [
-        f"Run: {results['started']} UTC, `{results['command']}`, {results['machine']}. "
+        f"Run: {results['started']} UTC, `{results['command']}`, {results['machine']}, "
+        f"computing on {results.get('device', 'CPU')}. "
         "VGG19 with seeded random weights (`backbone=\"random\"`: the book's network and "
         f"cost), images `{CONTENT}` and `{STYLE}`. Load average (1 min) before and after: "
         f"{results['load_before'][0]:.1f} and {results.get('load_after', [float('nan')])[0]:.1f} on "
@@ -710,9 +722,11 @@ def main(argv=None):
         "command": "python " + " ".join(["bench/run.py", *(argv if argv is not None else sys.argv[1:])]),
         "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
                    f"TensorFlow {tf.__version__}, Python {platform.python_version()}",
+        "device": device_name(),
         "repeats": repeats,
         "load_before": os.getloadavg(),
     }
+    log(f"computing on {results['device']}")
     log("1. preview from a fresh process (128 px)")
     results["preview"] = [in_subprocess("preview", "random")]
     log(f"  {results['preview'][0]}")

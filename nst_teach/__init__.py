@@ -26,6 +26,7 @@ _PUBLIC = {  # name -> the module that defines it
     "total_variation_loss": "losses", "weighted_losses": "losses",
     "Evaluator": "optimize", "History": "optimize", "LossNotFinite": "optimize",
     "Result": "optimize", "StopRun": "optimize", "setup": "optimize", "transfer": "optimize",
+    "warm_up": "optimize", "Evaluation": "progress",
     "coarse_to_fine": "schedule",
 }
 

@@ -127,6 +127,9 @@ def build_parser():
     run.add_argument("--save-every-iteration", action="store_true",
                      help="also save OUTPUT_at_iteration_<i>.png after each iteration")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--preview", metavar="FILE.png", default=None,
+                     help="rewrite FILE.png with the best image so far while the run goes on "
+                          "(at most every 2 s, atomically: open it in a viewer that reloads)")
 
     commands.add_parser("weights", parents=[common],
                         help="where the backbone weights are and how to get them")
@@ -215,9 +218,7 @@ def run_apply_fast(args, signals=None):
     from . import data, fast
     from .images import save_image
 
-    output = Path(args.output)
-    if output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        raise ValueError(f"output must end in .png or .jpg, got {output.name!r}")
+    output = _image_path(args.output, "output")
     if args.max_side is not None and args.max_side < fast.MIN_SIDE:
         raise ValueError(f"--max-side must be >= {fast.MIN_SIDE}, got {args.max_side}")
     model = fast.load_model(args.model)
@@ -329,13 +330,16 @@ def run_transfer(args, signals):
         settings = preset(args.preset, **{k: v for k, v in changes.items() if v is not None})
     except ValueError as error:
         raise ValueError(with_flag_names(str(error))) from None
-    output = Path(args.output)
-    if output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        raise ValueError(f"output must end in .png or .jpg, got {output.name!r}")
+    output = _image_path(args.output, "output")
     from . import data
     from .images import check_writable
 
     check_writable(output)  # before any work: a run is not thrown away for a bad -o
+    preview = None
+    if args.preview is not None:
+        from .progress import PreviewFile
+
+        preview = PreviewFile(_image_path(args.preview, "--preview"))
     init_image = data.image_or_example(args.init) if args.init not in (None, *INITS) else None
     content = data.image_or_example(args.content)
     styles = [data.image_or_example(s) for s in args.style]
@@ -348,7 +352,8 @@ def run_transfer(args, signals):
     start = time.perf_counter()
     try:
         prefix = output.with_suffix("") if args.save_every_iteration else None
-        result = transfer(**inputs, save_prefix=prefix, progress=not args.quiet)
+        result = transfer(**inputs, save_prefix=prefix, progress=not args.quiet,
+                          on_evaluation=preview)
     except LossNotFinite as error:
         signals.hold()
         kept = ""
@@ -375,6 +380,13 @@ def run_transfer(args, signals):
     if written != output or curve != output.with_name(output.stem + "_loss.png"):
         return 1
     return signals.exit_code or (130 if result.stopped else 0)
+
+
+def _image_path(name, what):
+    path = Path(name)
+    if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise ValueError(f"{what} must end in .png or .jpg, got {path.name!r}")
+    return path
 
 
 def with_flag_names(message):

@@ -16,7 +16,7 @@ from .backbones import conv_layer_names
 from .caches import Cache
 from .config import CONVOLUTIONS
 from .losses import gram_matrix
-from .winograd import WinogradFeatures
+from .winograd import WinogradFeatures, convolution_for
 
 
 def feature_extractor(model, layers, convolution="direct"):
@@ -29,7 +29,8 @@ def feature_extractor(model, layers, convolution="direct"):
     (model, layers) gives back the same extractor, built once.
     ``convolution="winograd"`` computes the deep 3x3 convolutions with fewer
     multiplications, the same features to float32 round-off: a callable, not
-    a Keras model (see `nst_teach.winograd`).
+    a Keras model (see `nst_teach.winograd`); when TensorFlow sees a GPU,
+    TensorFlow's own kernels are used instead (`nst_teach.winograd.convolution_for`).
 
     Taught in notebooks 02 and 04.
     """
@@ -42,6 +43,7 @@ def feature_extractor(model, layers, convolution="direct"):
         )
     if convolution not in CONVOLUTIONS:
         raise ValueError(f"convolution must be one of {CONVOLUTIONS}, got {convolution!r}")
+    convolution = convolution_for(convolution)
     return _EXTRACTORS.get((model, tuple(layers), convolution),
                            lambda: _build_extractor(model, layers, convolution))
 

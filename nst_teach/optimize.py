@@ -29,6 +29,8 @@ from .data import image_or_example
 from .features import compute_targets, feature_extractor
 from .losses import weighted_losses
 from .memory import check_memory
+from .progress import Evaluation
+from .winograd import convolution_for
 
 COMPONENTS = ("total", "content", "style", "tv")
 
@@ -325,14 +327,35 @@ def setup(content, style, settings=BOOK, *, mask=None, init_image=None):
         finish = lambda image: colour.keep_content_colours(image, content_img)  # noqa: E731
     masks = _masks(mask, len(style_imgs), content_img.shape[:2]) if mask is not None else None
     model, backbone = load_backbone(settings.backbone, settings.weights, settings.seed, settings.pooling)
-    extractor = feature_extractor(model, settings.layers, settings.convolution)
     content_x = images.preprocess(work_content)
+    extractor = feature_extractor(model, settings.layers,
+                                  convolution_for(settings.convolution, content_x.shape[1]))
     targets = compute_targets(extractor, content_x, [images.preprocess(s) for s in style_imgs]
                               if several else images.preprocess(style_imgs[0]), settings, masks)
     x0 = images.preprocess(_start_image(settings, work_content, style_imgs[0], init_image))
     return Problem(make_loss_and_grads(extractor, targets, settings, content_x.shape),
                    x0.ravel().astype(np.float64), content_x.shape, content_img,
                    style_imgs[0], backbone, finish)
+
+
+def warm_up(content, style, settings=BOOK):
+    """Do now what the first `transfer` of these images and settings would do first.
+
+    Builds the backbone and the feature extractor, computes the targets and
+    traces and runs the loss-and-gradient step, for every stage's size with
+    `settings.stages`. All of it is kept (see `traced_step`), so that the run
+    itself starts at its first real evaluation: the playground calls this in
+    the background while the student is still choosing (notebook 07).
+    """
+    if settings.stages is not None:
+        from .schedule import settings_per_stage
+
+        every = settings_per_stage(settings, settings.stages, image_or_example(content))
+    else:
+        every = [settings]
+    for stage_settings in every:
+        problem = setup(content, style, stage_settings)
+        problem.loss_and_grads(problem.x0)
 
 
 def _start_image(settings, content, style, init_image):
@@ -367,7 +390,8 @@ def _masks(mask, n_styles, size):
 
 
 def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
-             progress=False, evaluator_hook=None, mask=None, init_image=None, **changes):
+             progress=False, evaluator_hook=None, mask=None, init_image=None,
+             on_evaluation=None, **changes):
     """Stylise `content` with `style` by the book's restarted L-BFGS (or `settings.optimizer`).
 
     `content` and `style` are paths, example names (see
@@ -379,6 +403,10 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
     - with `save_prefix`, the image is saved as
       ``<save_prefix>_at_iteration_<i>.png`` (atomically);
     - `callback(iteration, loss, image)` is called; a truthy return stops.
+
+    `on_evaluation(event)` is called after every loss evaluation with a
+    `nst_teach.progress.Evaluation` (count, losses, ``image()``): progress
+    between rounds, for a live picture.
 
     Ctrl-C, a stopping callback or `evaluator.stop()` (the evaluator is passed
     to `evaluator_hook` when the run starts) end the run early: the result
@@ -398,9 +426,11 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
 
         return coarse_to_fine(content, style, settings, callback=callback, save_prefix=save_prefix,
                               progress=progress, evaluator_hook=evaluator_hook, mask=mask,
-                              init_image=init_image)
+                              init_image=init_image, on_evaluation=on_evaluation)
     problem = setup(content, style, settings, mask=mask, init_image=init_image)
     evaluator = Evaluator(problem.loss_and_grads)
+    if on_evaluation is not None:
+        evaluator.on_evaluation = lambda n: on_evaluation(evaluation_event(evaluator, problem))
     if evaluator_hook:
         evaluator_hook(evaluator)
     result = Result(problem.image(problem.x0), evaluator.history, settings, problem.backbone,
@@ -486,7 +516,11 @@ def adam(evaluator, x, settings, end_of_iteration, beta1=0.9, beta2=0.999, eps=1
 def _every(evaluator, settings, end_of_iteration):
     """Call `end_of_iteration` with the best image after every `maxfun` evaluations."""
 
+    listener = evaluator.on_evaluation
+
     def hook(n):
+        if listener is not None:
+            listener(n)
         if n % settings.maxfun == 0:
             end_of_iteration(n // settings.maxfun - 1, evaluator.best_x, evaluator.best_loss)
 
@@ -494,6 +528,13 @@ def _every(evaluator, settings, end_of_iteration):
 
 
 OPTIMIZERS = {"book": restarted_lbfgs, "lbfgs": continuous_lbfgs, "adam": adam}
+
+
+def evaluation_event(evaluator, problem, stage=0):
+    """The `Evaluation` that `on_evaluation` listeners get after the evaluator's latest."""
+    history = evaluator.history
+    return Evaluation(history.n_evaluations, {name: history.evaluations[name][-1] for name in COMPONENTS},
+                      problem.shape[1], stage, history, lambda: problem.image(evaluator.best_x))
 
 
 def _record_iteration(history, loss, seconds):

@@ -34,7 +34,7 @@ from . import images
 from .config import BOOK, FAST_STAGES, min_size_for
 from .data import image_or_example
 from .optimize import (Evaluator, LossNotFinite, Result, StopRun, _progress_bar, _record_iteration,
-                       setup)
+                       evaluation_event, setup)
 from .tensorflow_setup import tf
 
 
@@ -61,6 +61,37 @@ def stage_heights(height, stages, layers, aspect=1.0):
     return [max(need, int(round(height * fraction))) for fraction, _ in stages]
 
 
+FIRST_LOOK = (64, 15)
+"""(height in px, L-BFGS evaluations) of the playground's quick first look."""
+
+
+def first_look(settings, content, height=FIRST_LOOK[0], evaluations=FIRST_LOOK[1]):
+    """`settings` for a quick first look at `content`: a small, short, continuous L-BFGS run.
+
+    A picture in about a second, whatever the size chosen; the full run then
+    starts from it (``transfer(..., init_image=look.image)``) and sharpens it.
+    Not the book's start, so the playground leaves it off for the book preset.
+    `height` grows if the content is too narrow for the layers there.
+    """
+    content = image_or_example(content)
+    height = stage_heights(height, ((1.0, evaluations),), settings.layers,
+                           content.shape[1] / content.shape[0])[0]
+    return settings.replace(height=height, stages=None, optimizer="lbfgs", iterations=1,
+                            maxfun=evaluations)
+
+
+def settings_per_stage(settings, stages, content):
+    """The `Settings` of each stage: `settings` at the stage's height (see `stage_heights`).
+
+    A smaller stage's content weight grows by the area ratio (see the module's docstring).
+    """
+    aspect = content.shape[1] / content.shape[0]
+    heights = stage_heights(settings.height, stages, settings.layers, aspect)
+    return [settings.replace(height=height,
+                             content_weight=settings.content_weight * (settings.height / height) ** 2)
+            for height in heights[:-1]] + [settings]
+
+
 def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=None,
                   on_evaluation=None, target_loss=None, callback=None, mask=None,
                   init_image=None, save_prefix=None, progress=False, evaluator_hook=None,
@@ -75,7 +106,8 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
     ``(fraction of settings.height, evaluations)``, upsampling the image
     between stages. `transfer` calls this when `settings.stages` is set.
 
-    - `on_evaluation(stage_height, loss)` is called after every evaluation;
+    - `on_evaluation(event)` after every evaluation, with a `nst_teach.progress.Evaluation`
+      (its `height` and `stage` say which stage);
     - `target_loss`: stop as soon as the full-size loss is at or below it;
     - `callback(stage, loss, image)` after each stage; a truthy return stops;
     - `save_prefix`: save ``<save_prefix>_at_iteration_<stage>.png`` after each stage;
@@ -92,15 +124,12 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
     stages = stages or settings.stages or FAST_STAGES
     history_size = history_size or settings.lbfgs_history
     content = image_or_example(content)
-    aspect = content.shape[1] / content.shape[0]
-    heights = stage_heights(settings.height, stages, settings.layers, aspect)
     x, shape, result, stage_histories, saved = None, None, None, [], []
     bar = _progress_bar(sum(n for _, n in stages)) if progress else None
     reached = []  # the target loss, if one was given, was reached
-    for index, ((_, evaluations), height) in enumerate(zip(stages, heights)):
+    for index, ((_, evaluations), stage_settings) in enumerate(
+            zip(stages, settings_per_stage(settings, stages, content))):
         last = index == len(stages) - 1
-        stage_settings = settings if last else settings.replace(
-            height=height, content_weight=settings.content_weight * (settings.height / height) ** 2)
         try:
             problem = setup(content, style, stage_settings, mask=mask, init_image=init_image)
         except KeyboardInterrupt:  # Ctrl-C between stages: keep the last stage's image
@@ -111,11 +140,11 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
         stage_height = problem.shape[1]
         evaluator = Evaluator(problem.loss_and_grads)
 
-        def after_evaluation(n, evaluator=evaluator, stage_height=stage_height, last=last):
+        def after_evaluation(n, evaluator=evaluator, problem=problem, index=index, last=last):
             if on_evaluation is not None:
-                on_evaluation(stage_height, evaluator.loss_value)
+                on_evaluation(evaluation_event(evaluator, problem, index))
             if bar is not None:
-                bar.set_postfix(height=stage_height, loss=f"{evaluator.loss_value:.4g}")
+                bar.set_postfix(height=problem.shape[1], loss=f"{evaluator.loss_value:.4g}")
                 bar.update()
             if last and target_loss is not None and evaluator.loss_value <= target_loss:
                 reached.append(True)

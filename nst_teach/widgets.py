@@ -31,9 +31,11 @@ from PIL import Image
 
 from . import data, images
 from .config import (BACKBONES, COLOUR_MODES, INITS, NORMALIZATIONS, OPTIMIZERS, POOLINGS,
-                     PRESETS, QUICK, preset, vgg_layer_names)
-from .optimize import transfer
+                     BOOK, PRESETS, QUICK, preset, vgg_layer_names)
+from .optimize import transfer, warm_up
 from .plotting import plot_loss_history, plot_png
+from .progress import Throttle
+from .schedule import FIRST_LOOK, first_look
 
 UPLOAD = "upload: "
 
@@ -103,13 +105,66 @@ def _log_slider(description, value, low, high):
                             description=description, readout_format=".1e")
 
 
+class Prewarm:
+    """Runs the latest requested warm-up in one background thread, skipping stale ones.
+
+    A slider dragged across ten heights asks ten times; only the one asked
+    last (and the one already going) is done. Errors are ignored: the same
+    settings fail again, visibly, when Run is pressed.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._wanted = None  # (key, job)
+        self._done = None  # the key of the last warm-up done
+        self._thread = None
+
+    def request(self, key, job):
+        with self._lock:
+            self._wanted = None if key == self._done else (key, job)  # back to what is built
+            if self._wanted is None:
+                return
+            if self._thread is None:  # the loop sets it to None, under the lock, as it ends
+                self._thread = threading.Thread(target=self._loop, daemon=True,
+                                                name="nst-prewarm")
+                self._thread.start()
+
+    def _loop(self):
+        while True:
+            with self._lock:
+                if self._wanted is None:
+                    self._thread = None
+                    return
+                key, job = self._wanted
+                self._wanted = None
+            try:
+                job()
+            except Exception:  # noqa: BLE001 -- reported by the run itself
+                key = None
+            with self._lock:
+                self._done = key
+
+    def wait(self, timeout=None):
+        """Block until what was requested is done (the latest request is the current settings)."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    @property
+    def done(self):
+        return self._done
+
+
 class Playground:
     """Controls for one style-transfer run, live feedback, and the runs so far.
 
     `settings` gives the starting values (default: `QUICK` on the offline
     backbone); the preset menu replaces them. Fields without a control keep
     their value from there. Finished runs are kept in `results` and saved into
-    `results_dir` by the Save button.
+    `results_dir` by the Save button. Once displayed, it builds the network
+    and traces the step for the current settings in the background (again
+    after each change), so that Run starts computing at once.
 
     Taught in notebook 07.
     """
@@ -124,9 +179,14 @@ class Playground:
         self._evaluator = None
         self._stop_requested = False
         self._unit = "iteration"
+        self._throttle = Throttle()
+        self.prewarm, self._displayed = Prewarm(), False
+        self.first_look_height = FIRST_LOOK[0]
         self._build_controls(self.base)
         self._build_outputs()
         self.widget = self._layout()
+        for name in ("content", "style", "preset", *CONTROLLED):
+            getattr(self, name).observe(lambda _: self.prepare(), "value")
 
     # --- building -----------------------------------------------------------
 
@@ -155,6 +215,9 @@ class Playground:
                                              rows=8, description="style layers")
         self.backbone.observe(self._on_backbone, "value")
         self.seed = w.IntText(value=s.seed, description="seed")
+        book = s.replace(backbone=BOOK.backbone, weights=None) == BOOK  # the book's start
+        self.first_look = w.Checkbox(value=not book, indent=False,
+                                     description=f"quick first look ({FIRST_LOOK[0]} px)")
         self.preset = w.Dropdown(options=("(as given)", *PRESETS), value="(as given)",
                                  description="preset")
         self.preset.observe(self._on_preset, "value")
@@ -206,7 +269,8 @@ class Playground:
         weights = w.VBox([self.content_weight, self.style_weight, self.tv_weight,
                           self.normalization])
         layers = w.VBox([self.content_layer, self.style_layers])
-        buttons = w.HBox([self.run_button, self.stop_button, self.progress, self.status])
+        buttons = w.HBox([self.run_button, self.stop_button, self.first_look, self.progress,
+                          self.status])
         beyond = w.Accordion(children=[w.HBox([
             w.VBox([self.preserve_colour, self.init, self.style_scale]),
             w.VBox([self.pooling, self.optimizer, w.HBox([self.fast_model, self.apply_button])]),
@@ -219,7 +283,37 @@ class Playground:
         ])
 
     def _repr_mimebundle_(self, **kwargs):
+        self._displayed = True
+        self.prepare()
         return self.widget._repr_mimebundle_(**kwargs)
+
+    def prepare(self):
+        """Build the network and trace the step for the current settings, in the background.
+
+        Called when the playground is displayed and after each change of a
+        control; a run reuses what it built (`nst_teach.optimize.warm_up`).
+        """
+        if not self._displayed or self.running:
+            return
+        try:
+            settings = self.settings()
+        except ValueError:  # reported when Run is pressed
+            return
+        names = (self.content.value, self.style.value)
+        graph = settings.replace(iterations=1, maxfun=1)  # these two change no graph
+        key = (graph, *names, self.first_look.value, self.first_look_height)
+        self.prewarm.request(key, partial(self._warm_up, names, settings))
+
+    def _warm_up(self, names, settings):
+        content, style = map(self._image, names)  # drawing an example style takes a second
+        look = self._look(settings, content)
+        for each in (look, settings) if look else (settings,):
+            warm_up(content, style, each)
+
+    def _look(self, settings, content):
+        """The settings of the quick first look, or None (off, or the run is as small)."""
+        wanted = self.first_look.value and settings.height > 1.5 * self.first_look_height
+        return first_look(settings, content, self.first_look_height) if wanted else None
 
     # --- reacting to the controls ---------------------------------------------
 
@@ -234,6 +328,7 @@ class Playground:
         if change.new not in PRESETS:
             return
         self.base = preset(change.new, backbone=self.backbone.value)
+        self.first_look.value = change.new != "book"
         for name in CONTROLLED:
             if name != "backbone":
                 getattr(self, name).value = getattr(self.base, name)
@@ -330,8 +425,15 @@ class Playground:
     def _work(self, content, style, settings, names):
         start = time.perf_counter()
         try:
-            result = transfer(content, style, settings, callback=self._on_iteration,
-                              evaluator_hook=self._hook)
+            self.prewarm.wait()  # it builds what this run needs: not twice at once
+            look = self._first_look(content, style, settings)
+            if look is not None and self._stop_requested:
+                result = look
+            else:
+                self._throttle.start()
+                result = transfer(content, style, settings, callback=self._on_iteration,
+                                  evaluator_hook=self._hook, on_evaluation=self._on_evaluation,
+                                  init_image=None if look is None else look.image)
         except Exception as error:  # shown in the UI: the thread has no one else to tell
             self._error(error)
         else:
@@ -339,10 +441,33 @@ class Playground:
         finally:
             self._set_running(False)
 
+    def _first_look(self, content, style, settings):
+        """A small quick run whose picture shows at once; the full run starts from it."""
+        look_settings = self._look(settings, content)
+        if look_settings is None:
+            return None
+        self._throttle.start()
+        look = transfer(content, style, look_settings, evaluator_hook=self._hook,
+                        on_evaluation=self._on_evaluation)
+        self.image.value = png_bytes(look.image)
+        self.status.value = f"first look at {look.image.shape[0]} px; now at {settings.height} px…"
+        return look
+
     def _hook(self, evaluator):
         self._evaluator = evaluator
         if self._stop_requested:
             evaluator.stop()
+
+    def _on_evaluation(self, event):
+        """Show the best image and the loss curve so far, every few evaluations."""
+        if not self._throttle():
+            return
+        self.image.value = png_bytes(event.image())
+        self.plot.value = loss_plot_png(event.history)
+        stage = f"stage {event.stage + 1}, " if self._unit == "stage" else ""
+        self.status.value = (f"{stage}height {event.height} · evaluation {event.count} · "
+                             f"loss {event.loss:.4g}"
+                             f"{' · stopping…' if self._stop_requested else ''}")
 
     def _on_iteration(self, iteration, loss, image):
         history = self._evaluator.history
@@ -362,7 +487,8 @@ class Playground:
         self.plot.value = loss_plot_png(result.history)
         done = len(result.history.iteration_loss)
         how = "stopped" if result.stopped else "done"
-        self.status.value = f"{how} after {done} iterations in {seconds:.1f} s"
+        self.status.value = (f"{how} after {done} iterations ({result.history.n_evaluations} "
+                             f"evaluations) in {seconds:.1f} s")
         self.download.value = _download_link(result.image, f"nst-run-{len(self.results)}.png")
         self.gallery.children = (*self.gallery.children, self._card(result, names, len(self.results)))
 

@@ -12,8 +12,10 @@ about 1e-6), so the book's loss is unchanged.
 It pays off where the channels are many and the images small (VGG's
 blocks 3 to 5, which hold most of the work); for the wide early layers the
 transforms cost more than they save, so those keep TensorFlow's kernels.
-Every run uses it (`Settings.convolution`). Taught in notebook 06 (where
-the time goes); docs/benchmarks.md measures it.
+Every run on a CPU uses it (`Settings.convolution`), except for images
+shorter than `MIN_HEIGHT`; on a GPU, TensorFlow's own kernels are faster
+(`convolution_for`). Taught in notebook 06 (where the time goes);
+docs/benchmarks.md measures it.
 """
 
 from __future__ import annotations
@@ -37,13 +39,42 @@ MIN_OUT_CHANNELS = 256
 below it, TensorFlow's direct kernels measured faster (docs/benchmarks.md)."""
 
 
+MIN_HEIGHT = 96
+"""Images shorter than this use TensorFlow's direct kernels. Measured in one process
+(hed-vgg16, 2 cores): the Winograd graph costs 0.24 s more to trace and first run at
+64 px and saves 7 ms per evaluation there (break-even after 34 evaluations); at 128 px
+0.46 s against 35 ms (13 evaluations); at 192 px 0.59 s against 72 ms (8)."""
+
+
+def gpu_visible():
+    """Whether TensorFlow sees a GPU (its own kernels are the fast ones there)."""
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def convolution_for(convolution, height=None):
+    """The convolution a run really uses, given `Settings.convolution` and its height.
+
+    Winograd is a CPU choice: on a GPU, and for images shorter than
+    `MIN_HEIGHT`, the answer is ``"direct"`` (TensorFlow's kernels); the
+    features are the same either way to float32 round-off.
+    """
+    if convolution == "winograd" and ((height is not None and height < MIN_HEIGHT)
+                                      or gpu_visible()):
+        return "direct"
+    return convolution
+
+
 def transform_kernel(kernel):
     """A (3, 3, C, K) kernel as the 36 (C, K) matrices that F(4x4, 3x3) multiplies by.
 
     Used by `nst_teach.winograd`.
     """
-    u = np.tensordot(_G, np.tensordot(_G, np.asarray(kernel, np.float64), ([1], [1])), ([1], [1]))
-    return tf.constant(u.reshape(36, *u.shape[2:]), tf.float32)  # u[a, b] = (G g G^T)[a, b]
+    g = tf.constant(_G, tf.float32)
+    kernel = tf.convert_to_tensor(kernel, tf.float32)
+    # In TensorFlow, in float32 (the kernel's own precision): on all cores, and about 5x
+    # faster than NumPy's float64 tensordot, which cost a second of each cold start.
+    u = tf.einsum("ai,ijn,bj->abn", g, tf.reshape(kernel, (3, 3, -1)), g)  # u[a, b] = (G g G^T)[a, b]
+    return tf.reshape(u, (36, *kernel.shape[2:]))
 
 
 def _winograd(x, u):

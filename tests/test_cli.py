@@ -24,6 +24,17 @@ def test_transfer_writes_result_loss_curve_and_iterations(tmp_path, capsys):
     assert "done:" in capsys.readouterr().out
 
 
+def test_preview_file_shows_the_run_and_bad_names_are_refused(tmp_path, capsys):
+    out, preview = tmp_path / "result.png", tmp_path / "live" / "preview.png"
+    assert main(["transfer", "grace_hopper", "swirls", "-o", str(out), "--preview", str(preview),
+                 *TINY]) == 0
+    # written at the first evaluation (a run this small ends within 2 s): the content image
+    assert images.load_image(preview).shape == images.load_image(out).shape == (32, 27, 3)
+    assert main(["transfer", "grace_hopper", "swirls", "-o", str(out), "--preview",
+                 str(tmp_path / "preview.gif"), *TINY]) == 2
+    assert "--preview must end in .png or .jpg" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_module_entry_point_runs_offline_backbone(tmp_path):
     out = tmp_path / "r.png"

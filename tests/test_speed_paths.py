@@ -58,7 +58,7 @@ def test_coarse_to_fine_returns_full_size_and_lowers_the_books_loss(photo):
     settings = SMALL.replace(height=48)
     seen = []
     result = coarse_to_fine(photo, data.example("swirls"), settings, stages=((0.5, 8), (1.0, 8)),
-                           on_evaluation=lambda h, loss: seen.append(h))
+                           on_evaluation=lambda event: seen.append(event.height))
     assert result.image.shape == (48, 41, 3) and result.image.dtype == np.uint8
     assert result.content.shape == (48, 41, 3)
     assert [h for h, _ in result.stage_histories] == [24, 48]

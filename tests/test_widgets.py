@@ -243,3 +243,88 @@ def test_the_preset_menu_sets_every_control_and_the_rest(tmp_path):
     result = playground.wait(timeout=300)
     assert [h for h, _ in result.stage_histories][-1] == 32 and len(result.stage_histories) == 2
     assert playground.progress.value == playground.progress.max == 2
+
+
+def test_the_picture_and_curve_update_before_the_first_round_ends(tmp_path, monkeypatch):
+    """Live progress: shown every `Throttle.every` evaluations, not only after a round."""
+    playground = small_playground(tmp_path, iterations=1, maxfun=12)
+    playground._throttle.seconds = 0  # every 3 evaluations, whatever the machine's speed
+    shown = []  # (evaluations so far, rounds finished, image shown) at each live update
+    original = playground._on_evaluation
+
+    def on_evaluation(event):
+        before = playground.image.value
+        original(event)
+        if playground.image.value is not before:
+            shown.append((event.count, len(event.history.iteration_loss), event.image()))
+
+    monkeypatch.setattr(playground, "_on_evaluation", on_evaluation)
+    playground.run()
+    result = playground.wait(timeout=120)
+    assert [count for count, _, _ in shown] == [3, 6, 9, 12][:len(shown)] and len(shown) >= 3
+    assert all(rounds == 0 for _, rounds, _ in shown)  # all before the round ended
+    assert np.array_equal(decoded(playground.image.value), result.image)
+    assert any(not np.array_equal(image, result.content) for _, _, image in shown)  # it moves
+    assert "evaluation" in playground.status.value or "done" in playground.status.value
+
+
+def test_staged_runs_show_progress_within_each_stage(tmp_path):
+    playground = small_playground(tmp_path)
+    playground.base = playground.base.replace(stages=((0.5, 6), (1.0, 6)))
+    playground._throttle.seconds = 0
+    heights = []
+    playground.image.observe(lambda change: heights.append(decoded(change.new).shape[0]), "value")
+    playground.run()
+    result = playground.wait(timeout=120)
+    assert len(result.stage_histories) == 2
+    assert heights[0] < 32 and heights.count(heights[0]) >= 2  # live, in the smaller stage
+    assert heights[-1] == 32 and heights.count(32) >= 3  # then live at full size, and the result
+
+
+def test_displaying_builds_and_traces_in_the_background_and_run_reuses_it(tmp_path, monkeypatch):
+    playground = small_playground(tmp_path, iterations=1)
+    assert playground.prewarm.done is None  # nothing happens before it is shown
+    playground._repr_mimebundle_()
+    playground.prewarm.wait(timeout=120)
+    assert playground.prewarm.done[0] == playground.settings().replace(iterations=1, maxfun=1)
+    traced = []  # weighted_losses runs in Python only while a step is traced
+    original = optimize.weighted_losses
+    monkeypatch.setattr(optimize, "weighted_losses",
+                        lambda *args: traced.append(1) or original(*args))
+    playground.run()
+    assert playground.wait(timeout=120) is not None and traced == []
+
+    playground.height.value = 48  # a new graph: traced again, in the background
+    playground.prewarm.wait(timeout=120)
+    assert len(traced) == 1 and playground.prewarm.done[0].height == 48
+    playground.run()
+    result = playground.wait(timeout=120)
+    assert result.image.shape[0] == 48 and len(traced) == 1
+
+
+def test_a_quick_first_look_shows_first_and_the_run_starts_from_it(tmp_path, monkeypatch):
+    playground = small_playground(tmp_path, height=48, iterations=1, maxfun=4)
+    playground.first_look_height = 16  # the test's sizes: a small look before 48 px
+    assert playground.first_look.value  # on for QUICK, the default
+    heights = []
+    playground.image.observe(lambda change: heights.append(decoded(change.new).shape[0]), "value")
+    starts = []
+    original_setup = optimize.setup
+
+    def setup(content, style, settings, **kwargs):
+        starts.append((settings.height, kwargs.get("init_image")))
+        return original_setup(content, style, settings, **kwargs)
+
+    monkeypatch.setattr(optimize, "setup", setup)
+    playground.run()
+    result = playground.wait(timeout=120)
+    # 19 px, not 16: the portrait content must be 16 px wide for block5
+    assert heights[0] == 19 and heights[-1] == 48 and result.image.shape[0] == 48
+    assert len(result.history.iteration_loss) == 1  # the run itself is as chosen
+    (look_height, look_start), (run_height, run_start) = starts
+    assert (look_height, look_start, run_height) == (19, None, 48)
+    assert run_start.shape[0] == 19  # the look's picture, which setup resizes to 48 px
+
+    playground.preset.value = "book"
+    assert not playground.first_look.value  # the book starts from the content image
+    assert not Playground(optimize.BOOK.replace(backbone="hed-vgg16")).first_look.value

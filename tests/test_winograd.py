@@ -107,3 +107,20 @@ def test_repeated_evaluations_are_bit_identical():
                          timeout=600, env={**os.environ, "NST_TEACH_OFFLINE": "1"})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-1] == "1"
+
+
+def test_a_gpu_or_a_small_image_gets_tensorflows_kernels(monkeypatch):
+    from nst_teach import winograd
+    from nst_teach.winograd import MIN_HEIGHT, WinogradFeatures, convolution_for
+
+    assert convolution_for("winograd", MIN_HEIGHT) == "winograd"
+    assert convolution_for("winograd", MIN_HEIGHT - 1) == "direct"
+    assert convolution_for("direct", 400) == "direct"
+    model, _ = load_backbone("random")
+    layers = ("block4_conv1",)
+    assert isinstance(feature_extractor(model, layers, "winograd"), WinogradFeatures)
+    monkeypatch.setattr(winograd, "gpu_visible", lambda: True)  # as on a machine with a GPU
+    assert convolution_for("winograd", 400) == "direct"
+    extractor = feature_extractor(model, layers, "winograd")
+    assert not isinstance(extractor, WinogradFeatures)
+    assert extractor is feature_extractor(model, layers, "direct")  # the one Keras model

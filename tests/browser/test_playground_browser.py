@@ -142,7 +142,7 @@ def check_playground(page, shots):
     status = page.locator(".widget-html-content", has_text="stopped after")
     status.wait_for(timeout=60_000)
     stopped_after = int(status.inner_text().split("stopped after")[1].split()[0])
-    assert 1 <= stopped_after < 50
+    assert 0 <= stopped_after < 50  # live updates come within an iteration: 0 is possible
     page.get_by_text("run 2", exact=False).first.wait_for()
     widget = page.locator(".jp-OutputArea-output", has=page.locator("button.widget-button"))
     widget.first.screenshot(path=str(shots / "playground.png"))
