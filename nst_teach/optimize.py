@@ -8,8 +8,7 @@ from __future__ import annotations
 __all__ = [
     "StopRun", "BudgetSpent", "LossNotFinite", "History", "Evaluator", "Result",
     "make_loss_and_grads", "gradient_step", "for_scipy", "traced_step", "prepare_images",
-    "Problem", "setup", "transfer", "restarted_lbfgs", "continuous_lbfgs", "adam",
-]
+    "Problem", "setup", "transfer", "restarted_lbfgs", "continuous_lbfgs", "adam", "warm_up", "evaluation_event"]
 
 import math
 import time
@@ -346,6 +345,8 @@ def warm_up(content, style, settings=BOOK):
     `settings.stages`. All of it is kept (see `traced_step`), so that the run
     itself starts at its first real evaluation: the playground calls this in
     the background while the student is still choosing (notebook 07).
+
+    Used by `nst_teach.widgets`.
     """
     if settings.stages is not None:
         from .schedule import settings_per_stage
@@ -531,7 +532,10 @@ OPTIMIZERS = {"book": restarted_lbfgs, "lbfgs": continuous_lbfgs, "adam": adam}
 
 
 def evaluation_event(evaluator, problem, stage=0):
-    """The `Evaluation` that `on_evaluation` listeners get after the evaluator's latest."""
+    """The `Evaluation` that `on_evaluation` listeners get after the evaluator's latest.
+
+    Used by `nst_teach.optimize` and `nst_teach.schedule`.
+    """
     history = evaluator.history
     return Evaluation(history.n_evaluations, {name: history.evaluations[name][-1] for name in COMPONENTS},
                       problem.shape[1], stage, history, lambda: problem.image(evaluator.best_x))

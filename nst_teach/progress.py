@@ -11,6 +11,8 @@ Taught in notebook 07 (the playground).
 
 from __future__ import annotations
 
+__all__ = ["Evaluation", "Throttle", "PreviewFile"]
+
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,8 @@ class Evaluation:
     of this evaluation, `history` is the stage's `History` so far. `image()`
     renders the best image so far (RGB uint8): it costs a deprocessing, so it
     is a method, called only when a picture is wanted.
+
+    Used by `nst_teach.optimize`.
     """
 
     count: int
@@ -46,6 +50,8 @@ class Throttle:
     Drawing a picture and a loss curve costs tens of milliseconds; doing it
     after each evaluation of a small image would slow the run it shows. The
     first call after `start()` (or creation) waits for both as well.
+
+    Used by `nst_teach.widgets`.
     """
 
     def __init__(self, every=3, seconds=0.5, clock=time.perf_counter):
@@ -72,6 +78,8 @@ class PreviewFile:
     the run starts. The file is replaced atomically
     (`nst_teach.images.save_image`): an image viewer that reloads it never
     sees half a picture.
+
+    Used by the command line.
     """
 
     def __init__(self, path, seconds=2.0, clock=time.perf_counter):

@@ -21,7 +21,7 @@ Not the book's schedule: use `transfer` (the default) to compare with the book.
 
 from __future__ import annotations
 
-__all__ = ["upsample", "stage_heights", "coarse_to_fine"]
+__all__ = ["upsample", "stage_heights", "coarse_to_fine", "settings_per_stage", "first_look"]
 
 import math
 import time
@@ -72,6 +72,8 @@ def first_look(settings, content, height=FIRST_LOOK[0], evaluations=FIRST_LOOK[1
     starts from it (``transfer(..., init_image=look.image)``) and sharpens it.
     Not the book's start, so the playground leaves it off for the book preset.
     `height` grows if the content is too narrow for the layers there.
+
+    Used by `nst_teach.widgets`.
     """
     content = image_or_example(content)
     height = stage_heights(height, ((1.0, evaluations),), settings.layers,
@@ -84,6 +86,8 @@ def settings_per_stage(settings, stages, content):
     """The `Settings` of each stage: `settings` at the stage's height (see `stage_heights`).
 
     A smaller stage's content weight grows by the area ratio (see the module's docstring).
+
+    Used by `nst_teach.optimize`.
     """
     aspect = content.shape[1] / content.shape[0]
     heights = stage_heights(settings.height, stages, settings.layers, aspect)

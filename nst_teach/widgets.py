@@ -15,7 +15,7 @@ cell is current, not to the widget. So the run never prints; it sets
 
 from __future__ import annotations
 
-__all__ = ["layer_names", "png_bytes", "loss_plot_png", "decode_upload", "Playground"]
+__all__ = ["layer_names", "png_bytes", "loss_plot_png", "decode_upload", "Playground", "Prewarm"]
 
 import base64
 import html
@@ -111,6 +111,8 @@ class Prewarm:
     A slider dragged across ten heights asks ten times; only the one asked
     last (and the one already going) is done. Errors are ignored: the same
     settings fail again, visibly, when Run is pressed.
+
+    Used by `nst_teach.widgets`.
     """
 
     def __init__(self):

@@ -20,7 +20,7 @@ docs/benchmarks.md measures it.
 
 from __future__ import annotations
 
-__all__ = ["transform_kernel", "conv3x3", "uses_winograd", "WinogradFeatures"]
+__all__ = ["transform_kernel", "conv3x3", "uses_winograd", "WinogradFeatures", "gpu_visible", "convolution_for"]
 
 import numpy as np
 
@@ -47,7 +47,10 @@ MIN_HEIGHT = 96
 
 
 def gpu_visible():
-    """Whether TensorFlow sees a GPU (its own kernels are the fast ones there)."""
+    """Whether TensorFlow sees a GPU (its own kernels are the fast ones there).
+
+    Used by `nst_teach.winograd`.
+    """
     return bool(tf.config.list_physical_devices("GPU"))
 
 
@@ -57,6 +60,8 @@ def convolution_for(convolution, height=None):
     Winograd is a CPU choice: on a GPU, and for images shorter than
     `MIN_HEIGHT`, the answer is ``"direct"`` (TensorFlow's kernels); the
     features are the same either way to float32 round-off.
+
+    Used by `nst_teach.features` and `nst_teach.optimize`.
     """
     if convolution == "winograd" and ((height is not None and height < MIN_HEIGHT)
                                       or gpu_visible()):
