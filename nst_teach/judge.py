@@ -33,7 +33,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, as in nst_teach.colour
+from .colour import rgb_to_yiq
+
 JUDGE_HEIGHT = 256  # content and grain are compared at this height
 BLUR_SIGMA = 2.0  # pixels at JUDGE_HEIGHT: finer detail than this is the style's to change
 
@@ -71,7 +72,7 @@ def style_score(image, painting):
 def _luminance(image, size):
     """Luminance (0-255, float64) of `image` resized to `size` = (height, width) with Lanczos."""
     pil = Image.fromarray(np.asarray(image, np.uint8)).resize(size[::-1], Image.Resampling.LANCZOS)
-    return np.asarray(pil, np.float64) @ LUMA
+    return rgb_to_yiq(pil)[..., 0]
 
 
 def _judge_size(photo):
