@@ -273,7 +273,7 @@ PAINTERLY = {
     # Measured here with bench/quality.py (docs/quality.md).
     "hed-vgg16": Settings(
         backbone="hed-vgg16", height=512, resample="lanczos", normalization="paper",
-        content_layer="block4_conv2", content_weight=0.1, style_weight=100.0,
+        content_layer="block4_conv2", content_weight=0.025, style_weight=100.0,
         style_layer_weights=(1.0, 1.0, 2.0, 5.0, 10.0),
         stages=((0.5, 200), (1.0, 200)),
     ),
@@ -289,9 +289,16 @@ PAINTERLY = {
 }
 """The best pictures we can make in about the book's time, per backbone (docs/quality.md)."""
 
-PAINTERLY_QUICK = {name: settings.replace(height=256, stages=((0.5, 150), (1.0, 150)))
-                   for name, settings in PAINTERLY.items()}
-"""`PAINTERLY` at 256 px: about a minute on two CPU cores (the README's main job)."""
+PAINTERLY_QUICK = {
+    name: settings.replace(height=256, stages=((0.5, 150), (1.0, 150)),
+                           content_weight=settings.content_weight * (settings.height / 256) ** 2)
+    for name, settings in PAINTERLY.items()
+}
+"""`PAINTERLY` at 256 px: about a minute on two CPU cores (the README's main job).
+
+The content loss is a sum over positions, so at half the height its weight is
+four times larger for the same balance (as in `nst_teach.schedule`).
+"""
 
 PRESETS = {"book": BOOK, "quick": QUICK, "painterly": PAINTERLY, "painterly-quick": PAINTERLY_QUICK}
 
