@@ -6,7 +6,7 @@ Taught in notebook 01 (set-up) and used by every later notebook.
 from __future__ import annotations
 
 __all__ = [
-    "vgg_layer_names", "min_size_for", "Settings", "preset", "BOOK", "QUICK", "PAINTERLY",
+    "vgg_layer_names", "min_size_for", "Settings", "preset", "at_height", "BOOK", "QUICK", "PAINTERLY",
     "PAINTERLY_QUICK", "PRESETS", "FAST_STAGES",
 ]
 
@@ -289,16 +289,21 @@ PAINTERLY = {
 }
 """The best pictures we can make in about the book's time, per backbone (docs/quality.md)."""
 
-PAINTERLY_QUICK = {
-    name: settings.replace(height=256, stages=((0.5, 150), (1.0, 150)),
-                           content_weight=settings.content_weight * (settings.height / 256) ** 2)
-    for name, settings in PAINTERLY.items()
-}
-"""`PAINTERLY` at 256 px: about a minute on two CPU cores (the README's main job).
+def at_height(settings, height):
+    """`settings` at another `height`, with the content weight that keeps the same balance.
 
-The content loss is a sum over positions, so at half the height its weight is
-four times larger for the same balance (as in `nst_teach.schedule`).
-"""
+    The content loss is a sum over the content layer's positions, so it grows
+    with the image's area, while both style normalisations divide the area
+    out: at half the height the content weight must be four times larger.
+    Used by `nst_teach.config` and `nst_teach.schedule`.
+    """
+    scale = (settings.height / height) ** 2
+    return settings.replace(height=height, content_weight=settings.content_weight * scale)
+
+
+PAINTERLY_QUICK = {name: at_height(settings, 256).replace(stages=((0.5, 150), (1.0, 150)))
+                   for name, settings in PAINTERLY.items()}
+"""`PAINTERLY` at 256 px: about a minute on two CPU cores (the README's main job)."""
 
 PRESETS = {"book": BOOK, "quick": QUICK, "painterly": PAINTERLY, "painterly-quick": PAINTERLY_QUICK}
 

@@ -31,12 +31,11 @@ import numpy as np
 from scipy.optimize import fmin_l_bfgs_b
 
 from . import images
-from .config import BOOK, FAST_STAGES, min_size_for
+from .config import BOOK, FAST_STAGES, at_height, min_size_for
 from .data import image_or_example
 from .optimize import (Evaluator, LossNotFinite, Result, StopRun, _progress_bar, _record_iteration,
                        evaluation_event, setup)
 from .tensorflow_setup import tf
-
 
 
 def upsample(x, size):
@@ -83,17 +82,14 @@ def first_look(settings, content, height=FIRST_LOOK[0], evaluations=FIRST_LOOK[1
 
 
 def settings_per_stage(settings, stages, content):
-    """The `Settings` of each stage: `settings` at the stage's height (see `stage_heights`).
-
-    A smaller stage's content weight grows by the area ratio (see the module's docstring).
+    """The `Settings` of each stage: `settings` at the stage's height (see `stage_heights`),
+    its content weight grown by the area ratio (`nst_teach.config.at_height`).
 
     Used by `nst_teach.optimize`.
     """
     aspect = content.shape[1] / content.shape[0]
     heights = stage_heights(settings.height, stages, settings.layers, aspect)
-    return [settings.replace(height=height,
-                             content_weight=settings.content_weight * (settings.height / height) ** 2)
-            for height in heights[:-1]] + [settings]
+    return [at_height(settings, height) for height in heights[:-1]] + [settings]
 
 
 def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=None,
@@ -131,66 +127,69 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
     x, shape, result, stage_histories, saved = None, None, None, [], []
     bar = _progress_bar(sum(n for _, n in stages)) if progress else None
     reached = []  # the target loss, if one was given, was reached
-    for index, ((_, evaluations), stage_settings) in enumerate(
-            zip(stages, settings_per_stage(settings, stages, content))):
-        last = index == len(stages) - 1
-        try:
-            problem = setup(content, style, stage_settings, mask=mask, init_image=init_image)
-        except KeyboardInterrupt:  # Ctrl-C between stages: keep the last stage's image
-            if result is None:
+    try:
+        for index, ((_, evaluations), stage_settings) in enumerate(
+                zip(stages, settings_per_stage(settings, stages, content))):
+            last = index == len(stages) - 1
+            try:
+                problem = setup(content, style, stage_settings, mask=mask, init_image=init_image)
+            except KeyboardInterrupt:  # Ctrl-C between stages: keep the last stage's image
+                if result is None:
+                    raise
+                result.stopped = True
+                break
+            stage_height = problem.shape[1]
+            evaluator = Evaluator(problem.loss_and_grads)
+
+            def after_evaluation(n, evaluator=evaluator, problem=problem, index=index, last=last):
+                if on_evaluation is not None:
+                    on_evaluation(evaluation_event(evaluator, problem, index))
+                if bar is not None:
+                    bar.set_postfix(height=problem.shape[1], loss=f"{evaluator.loss_value:.4g}")
+                    bar.update()
+                if last and target_loss is not None and evaluator.loss_value <= target_loss:
+                    reached.append(True)
+                    evaluator.stop()
+
+            evaluator.on_evaluation = after_evaluation
+            if evaluator_hook is not None:
+                evaluator_hook(evaluator)
+            if x is None:
+                start = problem.x0  # as `transfer`: the content image unless settings.init says
+            else:
+                start = upsample(x.reshape(shape), problem.shape[1:3]).ravel().astype(np.float64)
+            begun = time.perf_counter()
+            interrupted = False
+            try:
+                fmin_l_bfgs_b(evaluator.loss, start, fprime=evaluator.grads,
+                              maxfun=evaluations, m=history_size, factr=10.0, pgtol=0.0)
+            except StopRun:
+                pass
+            except KeyboardInterrupt:  # Ctrl-C: keep the best image so far
+                interrupted = True
+            except LossNotFinite as error:
+                best = evaluator.best_x
+                error.image = problem.image(best) if best is not None else result and result.image
+                error.history = evaluator.history
                 raise
-            result.stopped = True
-            break
-        stage_height = problem.shape[1]
-        evaluator = Evaluator(problem.loss_and_grads)
-
-        def after_evaluation(n, evaluator=evaluator, problem=problem, index=index, last=last):
-            if on_evaluation is not None:
-                on_evaluation(evaluation_event(evaluator, problem, index))
-            if bar is not None:
-                bar.set_postfix(height=problem.shape[1], loss=f"{evaluator.loss_value:.4g}")
-                bar.update()
-            if last and target_loss is not None and evaluator.loss_value <= target_loss:
-                reached.append(True)
-                evaluator.stop()
-
-        evaluator.on_evaluation = after_evaluation
-        if evaluator_hook is not None:
-            evaluator_hook(evaluator)
-        if x is None:
-            start = problem.x0  # as `transfer`: the content image unless settings.init says
-        else:
-            start = upsample(x.reshape(shape), problem.shape[1:3]).ravel().astype(np.float64)
-        begun = time.perf_counter()
-        interrupted = False
-        try:
-            fmin_l_bfgs_b(evaluator.loss, start, fprime=evaluator.grads,
-                                    maxfun=evaluations, m=history_size, factr=10.0, pgtol=0.0)
-        except StopRun:
-            pass
-        except KeyboardInterrupt:  # Ctrl-C: keep the best image so far
-            interrupted = True
-        except LossNotFinite as error:
-            best = evaluator.best_x
-            error.image = problem.image(best) if best is not None else result and result.image
-            error.history = evaluator.history
-            raise
-        x = evaluator.best_x if evaluator.best_x is not None else start
-        loss = evaluator.best_loss
-        shape = problem.shape
-        history = evaluator.history
-        _record_iteration(history, float(loss), time.perf_counter() - begun)
-        stage_histories.append((stage_height, history))
-        image = problem.image(x)
-        if save_prefix is not None:
-            saved.append(images.save_image(image, Path(f"{save_prefix}_at_iteration_{index}.png")))
-        stop = (interrupted or (evaluator.stop_requested and not reached)
-                or (callback is not None and bool(callback(index, float(loss), image))))
-        result = Result(image, history, settings, problem.backbone, problem.content,
-                        problem.style, saved=saved, stopped=stop)
-        if stop or reached:
-            break
-    if bar is not None:
-        bar.close()
+            x = evaluator.best_x if evaluator.best_x is not None else start
+            loss = evaluator.best_loss
+            shape = problem.shape
+            history = evaluator.history
+            _record_iteration(history, float(loss), time.perf_counter() - begun)
+            stage_histories.append((stage_height, history))
+            image = problem.image(x)
+            if save_prefix is not None:
+                path = Path(f"{save_prefix}_at_iteration_{index}.png")
+                saved.append(images.save_image(image, path))
+            stop = (interrupted or (evaluator.stop_requested and not reached)
+                    or (callback is not None and bool(callback(index, float(loss), image))))
+            result = Result(image, history, settings, problem.backbone, problem.content,
+                            problem.style, saved=saved, stopped=stop)
+            if stop or reached:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
     result.stage_histories = stage_histories
     return result

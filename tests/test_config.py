@@ -54,6 +54,7 @@ def test_painterly_presets_pick_the_values_of_the_backbone(monkeypatch):
     offline = preset("painterly-quick")
     assert offline.backbone == "auto" and offline.height == 256
     assert offline.style_layer_weights == PAINTERLY["hed-vgg16"].style_layer_weights
+    assert offline.content_weight == pytest.approx(4 * PAINTERLY["hed-vgg16"].content_weight)  # half the height
     monkeypatch.setattr(backbones, "vgg19_available", lambda weights=None: True)
     assert preset("painterly").content_weight == PAINTERLY["vgg19"].content_weight
     with pytest.raises(ValueError, match="backbone must be one of"):

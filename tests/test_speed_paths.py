@@ -103,3 +103,12 @@ def test_a_staged_run_stops_when_asked(photo):
     settings = SMALL.replace(height=48, stages=((0.5, 20), (1.0, 20)))
     result = transfer(photo, data.example("swirls"), settings, evaluator_hook=lambda e: e.stop())
     assert result.stopped and len(result.stage_histories) == 1
+
+
+def test_smaller_stages_keep_the_contents_share_of_the_loss(photo):
+    from nst_teach.schedule import settings_per_stage
+
+    settings = SMALL.replace(height=48)
+    half, full = settings_per_stage(settings, ((0.5, 1), (1.0, 1)), photo)
+    assert (half.height, full) == (24, settings)
+    assert half.content_weight == pytest.approx(4 * settings.content_weight)  # a quarter of the area
