@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .colour import rgb_to_yiq
+from .color import rgb_to_yiq
 
 JUDGE_HEIGHT = 256  # content and grain are compared at this height
 BLUR_SIGMA = 2.0  # pixels at JUDGE_HEIGHT: finer detail than this is the style's to change

@@ -20,7 +20,7 @@ from PIL import Image
 from scipy.optimize import fmin_l_bfgs_b
 
 from .tensorflow_setup import tf
-from . import colour, images
+from . import color, images
 from .backbones import load_backbone
 from .caches import Cache, settings_key
 from .config import BOOK, min_size_for
@@ -317,13 +317,13 @@ def setup(content, style, settings=BOOK, *, mask=None, init_image=None):
     several = isinstance(style_imgs, list)
     style_imgs = style_imgs if several else [style_imgs]
     work_content, finish = content_img, None
-    if settings.preserve_colour == "histogram":
-        style_imgs = [colour.match_colours(s, content_img) for s in style_imgs]
-    elif settings.preserve_colour == "luminance":
-        pairs = [colour.luminance_pair(content_img, s) for s in style_imgs]
+    if settings.preserve_color == "histogram":
+        style_imgs = [color.match_colors(s, content_img) for s in style_imgs]
+    elif settings.preserve_color == "luminance":
+        pairs = [color.luminance_pair(content_img, s) for s in style_imgs]
         work_content, style_imgs = pairs[0][0], [pair[1] for pair in pairs]
-    if settings.preserve_colour in ("luminance", "post"):
-        finish = lambda image: colour.keep_content_colours(image, content_img)  # noqa: E731
+    if settings.preserve_color in ("luminance", "post"):
+        finish = lambda image: color.keep_content_colors(image, content_img)  # noqa: E731
     masks = _masks(mask, len(style_imgs), content_img.shape[:2]) if mask is not None else None
     model, backbone = load_backbone(settings.backbone, settings.weights, settings.seed, settings.pooling)
     content_x = images.preprocess(work_content)
