@@ -24,9 +24,9 @@ _PUBLIC = {  # name -> the module that defines it
     "preprocess": "images", "resize": "images", "save_image": "images",
     "content_loss": "losses", "gram_matrix": "losses", "style_loss": "losses",
     "total_variation_loss": "losses", "weighted_losses": "losses",
-    "Evaluator": "optimize", "History": "optimize", "LossNotFinite": "optimize",
-    "Result": "optimize", "StopRun": "optimize", "setup": "optimize", "transfer": "optimize",
-    "warm_up": "optimize", "Evaluation": "progress",
+    "Evaluator": "evaluator", "History": "evaluator", "LossNotFinite": "evaluator",
+    "StopRun": "evaluator", "setup": "problem", "warm_up": "problem",
+    "Result": "optimize", "transfer": "optimize", "Evaluation": "progress",
     "coarse_to_fine": "schedule",
 }
 

@@ -39,7 +39,7 @@ CONVS_PER_BLOCK = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
 def vgg_layer_names(network="vgg19"):
     """The convolution layers of `network` ("vgg19" or "vgg16"), shallow to deep, unbuilt.
 
-    Used by `nst_teach.config` and `nst_teach.widgets`.
+    Used by `nst_teach.config` and `nst_teach.form`.
     """
     return tuple(f"block{block}_conv{conv}" for block, convs in enumerate(CONVS_PER_BLOCK[network], 1)
                  for conv in range(1, convs + 1))

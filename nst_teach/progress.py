@@ -11,7 +11,7 @@ Taught in notebook 07 (the playground).
 
 from __future__ import annotations
 
-__all__ = ["Evaluation", "Throttle", "PreviewFile"]
+__all__ = ["Evaluation", "Throttle", "PreviewFile", "progress_bar"]
 
 import time
 from dataclasses import dataclass
@@ -98,3 +98,13 @@ class PreviewFile:
 
         save_image(event.image(), self.path)
         self._last, self.written = now, self.written + 1
+
+
+def progress_bar(total, unit="it"):
+    """A tqdm bar over `total` rounds (or evaluations) of a style transfer.
+
+    Used by `nst_teach.optimize` and `nst_teach.schedule`.
+    """
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit=unit, desc="style transfer")

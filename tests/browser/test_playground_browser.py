@@ -96,8 +96,8 @@ def accept_kernel_dialog(page):
 
 def image_sources(page):
     """The `src` of the playground's current image and of its loss plot."""
-    images = page.locator("img.widget-image")
-    return images.nth(0).get_attribute("src"), images.nth(1).get_attribute("src")
+    return tuple(page.locator(f"img.{name}").first.get_attribute("src")
+                 for name in ("nst-result", "nst-loss-plot"))
 
 
 def wait_for_change(page, before, timeout=120):
