@@ -254,12 +254,23 @@ PRESETS = {"book": BOOK, "quick": QUICK, "painterly": PAINTERLY, "painterly-quic
 
 
 def preset(name, **changes):
-    """The named preset (see `PRESETS`), with optional changes; taught in notebook 09.
+    """The named preset (see `PRESETS`), with optional changes.
 
     ``"painterly"`` and ``"painterly-quick"`` hold one set of values per backbone:
     the one for ``changes["backbone"]`` is used, and with ``"auto"`` (the
     default) the one for the backbone that ``"auto"`` will pick (VGG19 when its
     weights are at hand, otherwise hed-vgg16); the backbone stays as asked.
+
+    Parameters
+    ----------
+    name : str
+        "book", "quick", "painterly" or "painterly-quick".
+    **changes
+        Fields to change, as in `Settings.replace`.
+
+    Returns
+    -------
+    Settings
 
     Taught in notebooks 07 and 09.
     """

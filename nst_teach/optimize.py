@@ -54,29 +54,51 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
              on_evaluation=None, **changes):
     """Stylise `content` with `style` by the book's restarted L-BFGS (or `settings.optimizer`).
 
-    `content` and `style` are paths, example names (see
-    `nst_teach.data.example_names`), PIL images or arrays. `settings` defaults
-    to the book's; keyword `changes` override single fields
-    (``transfer(c, s, height=256)``). After each of the `settings.iterations`
-    rounds of ``fmin_l_bfgs_b(maxfun=settings.maxfun)``:
+    After each of the `settings.iterations` rounds of
+    ``fmin_l_bfgs_b(maxfun=settings.maxfun)`` the image may be saved and
+    `callback` is called. Ctrl-C, a stopping callback or ``evaluator.stop()``
+    end the run early: the result then holds the best image seen so far and
+    ``stopped=True``. With `settings.optimizer` "lbfgs" or "adam" the same
+    ``iterations x maxfun`` evaluations are spent, and every `maxfun` of them
+    count as an iteration. With `settings.stages` the run goes coarse to fine
+    instead (`nst_teach.schedule.coarse_to_fine`): the callback, the saved
+    images and `evaluator_hook` then come once per stage.
 
-    - with `save_prefix`, the image is saved as
-      ``<save_prefix>_at_iteration_<i>.png`` (atomically);
-    - `callback(iteration, loss, image)` is called; a truthy return stops.
+    Parameters
+    ----------
+    content, style
+        Paths, example names (`nst_teach.data.example_names`), PIL images or
+        arrays; `style` may be a list (blended by `settings.style_blend`, or
+        one per region of `mask`).
+    settings : Settings
+        Default the book's; keyword `changes` override single fields
+        (``transfer(c, s, height=256)``, aliases such as ``preserve_colour`` too).
+    callback : callable, optional
+        ``callback(iteration, loss, image)`` after each round; a truthy return stops.
+    save_prefix : str or Path, optional
+        Save each round's image as ``<save_prefix>_at_iteration_<i>.png`` (atomically).
+    progress : bool
+        Show a progress bar.
+    evaluator_hook : callable, optional
+        Called with the `nst_teach.evaluator.Evaluator` when the run starts.
+    mask, init_image
+        A region for the style, or a starting image: see `nst_teach.problem.setup`.
+    on_evaluation : callable, optional
+        Called after every loss evaluation with a `nst_teach.progress.Evaluation`
+        (count, losses, ``image()``): progress between rounds, for a live picture.
 
-    `on_evaluation(event)` is called after every loss evaluation with a
-    `nst_teach.progress.Evaluation` (count, losses, ``image()``): progress
-    between rounds, for a live picture.
+    Returns
+    -------
+    Result
+        The image, its `History`, the settings, the backbone used and the
+        images at their working size.
 
-    Ctrl-C, a stopping callback or `evaluator.stop()` (the evaluator is passed
-    to `evaluator_hook` when the run starts) end the run early: the result
-    then holds the best image seen so far and `stopped=True`. Several styles,
-    `mask` and `init_image`: see `setup`. With `settings.optimizer` "lbfgs" or
-    "adam" the same `iterations x maxfun` evaluations are spent, and every
-    `maxfun` of them count as an iteration. With `settings.stages` the run goes
-    coarse to fine instead (`nst_teach.schedule.coarse_to_fine`): the callback,
-    the saved images and `evaluator_hook` then come once per stage. A loss that
-    becomes NaN or infinite raises `LossNotFinite`, which carries the last finite image.
+    Raises
+    ------
+    LossNotFinite
+        When the loss becomes NaN or infinite; it carries the last finite image.
+    ValueError
+        For invalid settings or images, naming the problem.
 
     Taught in notebooks 01 and 02.
     """

@@ -108,17 +108,31 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
     ``(fraction of settings.height, evaluations)``, upsampling the image
     between stages. `transfer` calls this when `settings.stages` is set.
 
-    - `on_evaluation(event)` after every evaluation, with a `nst_teach.progress.Evaluation`
-      (its `height` and `stage` say which stage);
-    - `target_loss`: stop as soon as the full-size loss is at or below it;
-    - `callback(stage, loss, image)` after each stage; a truthy return stops;
-    - `save_prefix`: save ``<save_prefix>_at_iteration_<stage>.png`` after each stage;
-    - `progress`: a progress bar over all the stages' evaluations;
-    - `evaluator_hook(evaluator)` at the start of each stage: ``evaluator.stop()`` ends the run.
+    Parameters
+    ----------
+    stages : tuple of (float, int), optional
+        ``(fraction of settings.height, evaluations)`` per stage, the last at 1.
+    history_size : int, optional
+        L-BFGS memory m (default `settings.lbfgs_history`).
+    on_evaluation : callable, optional
+        Called after every evaluation with a `nst_teach.progress.Evaluation`
+        (its `height` and `stage` say which stage).
+    target_loss : float, optional
+        Stop as soon as the full-size loss is at or below it.
+    callback : callable, optional
+        ``callback(stage, loss, image)`` after each stage; a truthy return stops.
+    save_prefix : str or Path, optional
+        Save ``<save_prefix>_at_iteration_<stage>.png`` after each stage.
+    progress : bool
+        A progress bar over all the stages' evaluations.
+    evaluator_hook : callable, optional
+        Called with each stage's evaluator as it starts: ``evaluator.stop()`` ends the run.
 
-    Returns a `nst_teach.optimize.Result` whose `history` is the full-size
-    stage's (so its losses compare with the book's) and whose
-    `stage_histories` lists every stage's `(height, History)`.
+    Returns
+    -------
+    nst_teach.optimize.Result
+        Its `history` is the full-size stage's (so its losses compare with the
+        book's); its `stage_histories` lists every stage's ``(height, History)``.
 
     Taught in notebook 09.
     """
