@@ -144,7 +144,10 @@ def run_train_fast(args, signals):
     _set_threads(args.threads)
     from .fast.settings import FastSettings
 
-    settings = FastSettings(**given_settings(args, FastSettings))
+    try:
+        settings = FastSettings(**given_settings(args, FastSettings))
+    except ValueError as error:
+        raise ValueError(with_flag_names(str(error), FastSettings)) from None
     output = Path(args.output)
     if output.suffix != ".keras":
         raise ValueError(f"output must end in .keras, got {output.name!r}")
@@ -337,12 +340,12 @@ def _image_path(name, what):
     return path
 
 
-def with_flag_names(message):
-    """A Settings error in the command line's words: `seed must be` -> `--seed must be`.
+def with_flag_names(message, settings_class=Settings):
+    """A settings error in the command line's words: `seed must be` -> `--seed must be`.
 
     Used by the command line.
     """
-    for flag, field in flag_names(Settings).items():
+    for flag, field in flag_names(settings_class).items():
         if message.startswith(field + " ") or message.startswith(f"every entry of {field} "):
             return message.replace(field, flag, 1)
     return message

@@ -40,7 +40,7 @@ def yiq_to_rgb(yiq):
 def keep_content_colors(result, content):
     """The result's luminance with the content's chroma (I, Q): its colours come back.
 
-    Used by `nst_teach.optimize`.
+    Used by `nst_teach.problem`.
     """
     result_yiq, content_yiq = rgb_to_yiq(result), rgb_to_yiq(content)
     if result_yiq.shape != content_yiq.shape:
@@ -89,7 +89,7 @@ def _grey(y):
 def luminance_pair(content, style):
     """Grey content and style, the style's luminance matched to the content's mean and spread.
 
-    Used by `nst_teach.optimize`.
+    Used by `nst_teach.problem`.
     """
     content_y = rgb_to_yiq(content)[..., 0]
     style_y = rgb_to_yiq(style)[..., 0]

@@ -54,7 +54,7 @@ def min_size_for(layer):
 
     A VGG layer in block N sits behind N-1 poolings that each halve the image.
 
-    Used by `nst_teach.optimize` and `nst_teach.schedule`.
+    Used by `nst_teach.problem` and `nst_teach.schedule`.
     """
     match = re.match(r"block(\d+)_", layer)
     return 2 ** (int(match.group(1)) - 1) if match else 1

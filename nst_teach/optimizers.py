@@ -27,7 +27,7 @@ from .problem import setup
 def restarted_lbfgs(evaluator, x, settings, end_of_iteration):
     """The book: `iterations` runs of L-BFGS, each restarted from the last image.
 
-    Used by `nst_teach.optimize`.
+    Used by `nst_teach.optimizers` (`OPTIMIZERS`).
     """
     for i in range(settings.iterations):
         x, loss, _ = fmin_l_bfgs_b(evaluator.loss, x, fprime=evaluator.grads,
@@ -42,7 +42,7 @@ def continuous_lbfgs(evaluator, x, settings, end_of_iteration):
     count as an iteration (for callbacks and saved images), showing the best
     image so far.
 
-    Used by `nst_teach.optimize`.
+    Used by `nst_teach.optimizers` (`OPTIMIZERS`).
     """
     budget = settings.iterations * settings.maxfun
     if evaluator.budget is None:
@@ -71,7 +71,7 @@ def lbfgs(evaluator, x, evaluations, history_size, *, factr=0.0, maxiter=15000):
 def adam(evaluator, x, settings, end_of_iteration, beta1=0.9, beta2=0.999, eps=1e-8):
     """Adam on the pixels, one evaluation a step, `settings.learning_rate` in pixel units.
 
-    Used by `nst_teach.optimize`.
+    Used by `nst_teach.optimizers` (`OPTIMIZERS`).
     """
     _every(evaluator, settings, end_of_iteration)
     x, m, v = x.copy(), np.zeros_like(x), np.zeros_like(x)

@@ -29,7 +29,7 @@ class Evaluation:
     renders the best image so far (RGB uint8): it costs a deprocessing, so it
     is a method, called only when a picture is wanted.
 
-    Used by `nst_teach.optimize`.
+    Used by `nst_teach.evaluator`.
     """
 
     count: int
@@ -51,7 +51,7 @@ class Throttle:
     after each evaluation of a small image would slow the run it shows. The
     first call after `start()` (or creation) waits for both as well.
 
-    Used by `nst_teach.widgets`.
+    Used by `nst_teach.runner`.
     """
 
     def __init__(self, every=3, seconds=0.5, clock=time.perf_counter):

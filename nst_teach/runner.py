@@ -5,7 +5,7 @@ view decides how (`nst_teach.widgets` draws it with widgets; the tests use
 a plain recorder). A view has these methods:
 
 - ``show_image(image)``: an RGB uint8 array, the best picture so far;
-- ``show_plot(history)``: the loss curve of a `nst_teach.optimize.History`;
+- ``show_plot(history)``: the loss curve of a `nst_teach.evaluator.History`;
 - ``show_status(text)``, ``show_error(error)`` (an exception or a text);
 - ``show_progress(done, total)``: rounds (or stages) finished;
 - ``set_running(running)``: a run started or ended;
@@ -110,7 +110,7 @@ class RunController:
     def prepare(self, settings, names, first_look=False):
         """Build the network and trace the step for these settings, in the background.
 
-        A run then reuses what it built (`nst_teach.optimize.warm_up`).
+        A run then reuses what it built (`nst_teach.problem.warm_up`).
         """
         if self.running:
             return

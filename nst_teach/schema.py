@@ -19,6 +19,7 @@ __all__ = [
     "comma_list", "comma_numbers", "parse_stages", "flag_of", "flag_help",
 ]
 
+import argparse
 import dataclasses
 import difflib
 import functools
@@ -167,14 +168,18 @@ class Integers(Check):
         return tuple(Integer(self.low)(f"every entry of {name}", item) for item in value)
 
     def parse(self, text):
-        return tuple(int(item) for item in comma_list(text))
+        try:
+            return tuple(int(item) for item in comma_list(text))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {self.count} comma-separated integers, got {text!r}") from None
 
 
 @dataclass(frozen=True)
 class Names(Check):
     """A non-empty list of names (text ``"a,b"`` too), each one of `options` if given.
 
-    `what` names one item in the error, `example` shows a valid list.
+    `what` names one item in the errors, `hint` follows them.
     Used by `nst_teach.config`.
     """
 
@@ -248,8 +253,6 @@ def comma_numbers(text):
 
     Used by `nst_teach.schema`.
     """
-    import argparse
-
     try:
         return tuple(float(item) for item in text.split(","))
     except ValueError:
@@ -262,8 +265,6 @@ def parse_stages(text):
 
     Used by `nst_teach.schema`.
     """
-    import argparse
-
     try:
         return tuple((float(f), int(n)) for f, n in (stage.split(":") for stage in text.split(",")))
     except ValueError:
@@ -333,7 +334,7 @@ def setting(default, help, check, *, unit="", control=None, flag=True, aliases=(
 def validate(instance):
     """Run every field's check on `instance` (a frozen dataclass), storing what it returns.
 
-    Used by `nst_teach.config`.
+    Used by `nst_teach.schema`.
     """
     for field in dataclasses.fields(instance):
         check = field.metadata.get("check")

@@ -261,7 +261,7 @@ class Playground:
         """Build the network and trace the step for the current settings, in the background.
 
         Called when the playground is displayed and after each change of a
-        control; a run reuses what it built (`nst_teach.optimize.warm_up`).
+        control; a run reuses what it built (`nst_teach.problem.warm_up`).
         """
         if not self._displayed:
             return
