@@ -124,7 +124,7 @@ class Settings:
     backbone: str = setting("auto", "the network", Choice(BACKBONES),
                             control=Control("menu", "size", "backbone"))
     weights: str | None = setting(None, "path of a local VGG19 weights file (.h5)",
-                                  Optional(Text(path=True)))
+                                  Optional(Text(path=True, what="the path of a .h5 file")))
     seed: int = setting(0, "random seed (noise start, random backbone)", Integer(0),
                         control=Control("number", "size", "seed"))
     resample: str = setting("nearest", "resizing filter", Choice(RESAMPLE))

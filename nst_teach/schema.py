@@ -114,14 +114,17 @@ class Choice(Check):
 
 @dataclass(frozen=True)
 class Text(Check):
-    """Free text; with `path`, a file path (a str or os.PathLike). Used by `nst_teach.config`."""
+    """Free text; with `path`, a file path (a str or os.PathLike), `what` in the error.
+
+    Used by `nst_teach.config`.
+    """
 
     path: bool = False
+    what: str = "the path of a file"
 
     def __call__(self, name, value):
         if not isinstance(value, (str, os.PathLike) if self.path else str):
-            raise ValueError(f"{name} must be {'the path of a file' if self.path else 'text'}, "
-                             f"got {value!r}")
+            raise ValueError(f"{name} must be {self.what if self.path else 'text'}, got {value!r}")
         return value
 
 

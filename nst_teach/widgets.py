@@ -183,6 +183,9 @@ class Playground:
         self.controller = RunController(self.view, self._image)
         self.form = SettingsForm(self.base)
         self._displayed = False
+        clash = set(self.form.controls) & set(dir(self))
+        if clash:
+            raise TypeError(f"a Settings field's control is named like a Playground attribute: {clash}")
         vars(self).update(self.form.controls)
         for name in ("progress", "status", "message", "image", "plot", "run_button",
                      "stop_button", "save_button", "download", "gallery"):
@@ -232,6 +235,9 @@ class Playground:
 
     def _layout(self):
         groups = self.form.groups
+        # a group other than these four (a new field's) goes with the beyond-the-book controls
+        others = [widget for name, widgets in groups.items()
+                  if name not in ("size", "weights", "layers", "beyond") for widget in widgets]
         pictures = w.VBox([w.HBox([w.VBox([self.content, self.content_upload]),
                                    self.content_thumbnail]),
                            w.HBox([w.VBox([self.style, self.style_upload]),
@@ -239,7 +245,7 @@ class Playground:
         buttons = w.HBox([self.run_button, self.stop_button, self.first_look, self.progress,
                           self.status])
         beyond = w.Accordion(children=[w.HBox([
-            w.VBox(groups["beyond"]), w.HBox([self.fast_model, self.apply_button]),
+            w.VBox([*groups["beyond"], *others]), w.HBox([self.fast_model, self.apply_button]),
         ])], titles=("Beyond the book (notebooks 08 and 09)",))
         return w.VBox([
             w.HBox([pictures, w.VBox([self.preset, *groups["size"]])]),

@@ -58,7 +58,7 @@ class FastSettings:
                                   Names(VGG_LAYERS, what="layer", hint=LAYER_HINT))
     backbone: str = setting("auto", "the network", Choice(BACKBONES))
     weights: str | None = setting(None, "path of a local VGG19 weights file (.h5)",
-                                  Optional(Text(path=True)))
+                                  Optional(Text(path=True, what="the path of a .h5 file")))
     filters: tuple = setting((16, 32, 64), "the network's filters at its three sizes, "
                              "comma-separated", Integers(3))
     residual_blocks: int = setting(3, "the network's residual blocks", Integer(0))
