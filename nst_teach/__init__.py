@@ -34,16 +34,23 @@ _PUBLIC = {  # name -> the module that defines it
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name):
-    if name in _PUBLIC:
-        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'nst_teach' has no attribute {name!r}")
+def _lazy_names(package, public, namespace):
+    """A package's ``__getattr__`` and ``__dir__`` that import `public` names on first use."""
+
+    def __getattr__(name):
+        if name in public:
+            value = getattr(importlib.import_module(f".{public[name]}", package), name)
+            namespace[name] = value
+            return value
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def __dir__():
+        return sorted(set(namespace) | set(public))
+
+    return __getattr__, __dir__
 
 
-def __dir__():
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = _lazy_names(__name__, _PUBLIC, globals())
 
 
 if "ipykernel" in sys.modules:

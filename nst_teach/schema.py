@@ -37,6 +37,38 @@ class UnknownSetting(ValueError, TypeError):
     """
 
 
+# --- the command line's spellings of lists -------------------------------------------
+
+
+def comma_list(text):
+    """`--style-layers a,b`: the names, empty ones dropped. Used by `nst_teach.schema`."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def comma_numbers(text):
+    """`--style-blend 0.7,0.3`: the numbers, or an error naming what is wrong.
+
+    Used by `nst_teach.schema`.
+    """
+    try:
+        return tuple(float(item) for item in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers such as 0.7,0.3, got {text!r}") from None
+
+
+def parse_stages(text):
+    """``"0.25:60,1:200"`` -> ``((0.25, 60), (1.0, 200))`` for ``--stages``.
+
+    Used by `nst_teach.schema`.
+    """
+    try:
+        return tuple((float(f), int(n)) for f, n in (stage.split(":") for stage in text.split(",")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--stages takes FRACTION:EVALUATIONS pairs, e.g. 0.5:80,1:200; got {text!r}") from None
+
+
 # --- checks: value -> the value as stored, or a ValueError naming the field --------------
 
 
@@ -150,8 +182,7 @@ class Numbers(Check):
             raise ValueError(f"{name} must have at least one weight > 0")
         return value
 
-    def parse(self, text):
-        return comma_numbers(text)
+    parse = staticmethod(comma_numbers)
 
 
 @dataclass(frozen=True)
@@ -201,8 +232,7 @@ class Names(Check):
                 raise ValueError(f"unknown {self.what} {item!r}{self.hint}")
         return value
 
-    def parse(self, text):
-        return comma_list(text)
+    parse = staticmethod(comma_list)
 
 
 @dataclass(frozen=True)
@@ -226,8 +256,7 @@ class Stages(Check):
                              f"{example}; got {fractions}")
         return tuple((float(f), int(n)) for f, n in value)
 
-    def parse(self, text):
-        return parse_stages(text)
+    parse = staticmethod(parse_stages)
 
 
 @dataclass(frozen=True)
@@ -241,38 +270,6 @@ class Optional(Check):
 
     def parse(self, text):
         return self.check.parse(text)
-
-
-# --- the command line's spellings of lists -------------------------------------------
-
-
-def comma_list(text):
-    """`--style-layers a,b`: the names, empty ones dropped. Used by `nst_teach.schema`."""
-    return tuple(name.strip() for name in text.split(",") if name.strip())
-
-
-def comma_numbers(text):
-    """`--style-blend 0.7,0.3`: the numbers, or an error naming what is wrong.
-
-    Used by `nst_teach.schema`.
-    """
-    try:
-        return tuple(float(item) for item in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers such as 0.7,0.3, got {text!r}") from None
-
-
-def parse_stages(text):
-    """``"0.25:60,1:200"`` -> ``((0.25, 60), (1.0, 200))`` for ``--stages``.
-
-    Used by `nst_teach.schema`.
-    """
-    try:
-        return tuple((float(f), int(n)) for f, n in (stage.split(":") for stage in text.split(",")))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--stages takes FRACTION:EVALUATIONS pairs, e.g. 0.5:80,1:200; got {text!r}") from None
 
 
 # --- fields -------------------------------------------------------------------------

@@ -158,6 +158,12 @@ class PlaygroundView:
         self.gallery.children = (*self.gallery.children, _card(result, names, number))
 
 
+def _controller_attribute(name):
+    """The run controller's attribute `name`, as the playground's own."""
+    return property(lambda self: getattr(self.controller, name),
+                    lambda self, value: setattr(self.controller, name, value))
+
+
 class Playground:
     """Controls for one style-transfer run, live feedback, and the runs so far.
 
@@ -340,30 +346,11 @@ class Playground:
 
     # --- running (the controller's) ------------------------------------------------
 
-    @property
-    def running(self):
-        return self.controller.running
-
-    @property
-    def result(self):
-        return self.controller.result
-
-    @property
-    def results(self):
-        return self.controller.results
-
-    @property
-    def prewarm(self):
-        return self.controller.prewarm
-
-    @property
-    def first_look_height(self):
-        """The quick first look's height in px (`nst_teach.runner.RunController`)."""
-        return self.controller.first_look_height
-
-    @first_look_height.setter
-    def first_look_height(self, height):
-        self.controller.first_look_height = height
+    running = _controller_attribute("running")
+    result = _controller_attribute("result")  # the latest finished run
+    results = _controller_attribute("results")
+    prewarm = _controller_attribute("prewarm")
+    first_look_height = _controller_attribute("first_look_height")  # px
 
     def run(self):
         """Start a run in a background thread with the current settings."""

@@ -29,7 +29,7 @@ Images going in and out of the network are RGB floats in [0, 255]; the VGG
 pre-processing happens inside the loss, so the network never sees it.
 """
 
-import importlib
+from .. import _lazy_names
 
 _PUBLIC = {  # name -> the module that defines it; imported on first use, so that
     # `nst_teach.fast.settings` (the command line's --help) does not start TensorFlow
@@ -48,13 +48,4 @@ _PUBLIC = {  # name -> the module that defines it; imported on first use, so tha
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name):
-    if name in _PUBLIC:
-        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'nst_teach.fast' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = _lazy_names(__name__, _PUBLIC, globals())
