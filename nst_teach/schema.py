@@ -389,11 +389,14 @@ def schema(cls):
         return dataclasses.replace(self, **canonical_names(type(self), changes))
 
     def __getattr__(self, name):  # only called for names that are not attributes
-        if not name.startswith("_"):
-            for field in dataclasses.fields(self):
-                if name in field.metadata.get("aliases", ()):
-                    return getattr(self, field.name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        if name.startswith("_"):
+            raise AttributeError(name)
+        for field in dataclasses.fields(self):
+            if name in field.metadata.get("aliases", ()):
+                return getattr(self, field.name)
+        nearest = difflib.get_close_matches(name, [f.name for f in dataclasses.fields(self)], n=1)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}"
+                             + (f": did you mean {nearest[0]!r}?" if nearest else ""))
 
     cls.__post_init__, cls.replace, cls.__getattr__ = __post_init__, replace, __getattr__
     cls = dataclass(frozen=True)(cls)

@@ -359,8 +359,8 @@ class Playground:
         except ValueError as error:
             self.view.show_error(error)
             return
-        if self.controller.run(settings, self._names(), self.first_look.value):
-            self.view.clear_error()
+        self.view.clear_error()  # before the thread starts: its own error must stay
+        self.controller.run(settings, self._names(), self.first_look.value)
 
     def stop(self):
         """End the run at its next loss evaluation; the best image so far is kept."""

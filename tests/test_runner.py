@@ -44,7 +44,8 @@ def test_a_run_tells_the_view_everything_and_gives_transfers_result():
     assert ("show_progress", 2, 2) in view.calls  # after the second round
     assert view.calls[-1] == ("set_running", False)
     assert view.last("add_result") == [result, NAMES, 1]
-    assert view.last("show_status")[0].startswith("done after 2 iterations (6 evaluations)")
+    assert view.last("show_status")[0].startswith(
+        f"done after 2 iterations ({result.history.n_evaluations} evaluations)")
     assert np.array_equal(view.last("show_image")[0], result.image)
     assert controller.results == [result] and "show_error" not in methods
 

@@ -93,7 +93,7 @@ def test_a_misspelled_field_is_refused_naming_the_nearest(wrong, nearest):
         assert isinstance(error.value, ValueError) and isinstance(error.value, TypeError)
     with pytest.raises(UnknownSetting, match="did you mean 'steps'"):
         FastSettings(stpes=3)
-    with pytest.raises(AttributeError, match="no attribute 'heigth'"):
+    with pytest.raises(AttributeError, match="no attribute 'heigth': did you mean 'height'"):
         BOOK.heigth  # noqa: B018
 
 
