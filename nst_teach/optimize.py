@@ -9,7 +9,15 @@ names are importable from here too, as before.
 
 from __future__ import annotations
 
-__all__ = ["Result", "transfer"]
+__all__ = [
+    "Result", "transfer",
+    # defined in nst_teach.evaluator, nst_teach.problem and nst_teach.optimizers; kept here
+    # so that code written before the split still imports them from nst_teach.optimize
+    "StopRun", "BudgetSpent", "LossNotFinite", "History", "Evaluator", "make_loss_and_grads",
+    "gradient_step", "for_scipy", "traced_step", "prepare_images", "Problem", "setup",
+    "restarted_lbfgs", "continuous_lbfgs", "adam", "warm_up", "evaluation_event", "COMPONENTS",
+    "OPTIMIZERS",
+]
 
 import time
 from dataclasses import dataclass, field
@@ -19,11 +27,11 @@ import numpy as np
 
 from . import images
 from .config import BOOK
-from .evaluator import (COMPONENTS, BudgetSpent, Evaluator, History, LossNotFinite,  # noqa: F401
-                        StopRun, evaluation_event, for_scipy, gradient_step, make_loss_and_grads,
+from .evaluator import (COMPONENTS, BudgetSpent, Evaluator, History, LossNotFinite, StopRun,
+                        evaluation_event, for_scipy, gradient_step, make_loss_and_grads,
                         traced_step)
-from .optimizers import OPTIMIZERS, adam, continuous_lbfgs, restarted_lbfgs  # noqa: F401
-from .problem import Problem, prepare_images, setup, warm_up  # noqa: F401
+from .optimizers import OPTIMIZERS, adam, continuous_lbfgs, restarted_lbfgs
+from .problem import Problem, prepare_images, setup, warm_up
 from .progress import progress_bar
 
 
