@@ -283,6 +283,9 @@ def test_staged_runs_show_progress_within_each_stage(tmp_path):
 
 
 def test_displaying_builds_and_traces_in_the_background_and_run_reuses_it(tmp_path, monkeypatch):
+    from nst_teach import clear_caches
+
+    clear_caches()  # another test may have traced these sizes already
     playground = small_playground(tmp_path, iterations=1)
     assert playground.prewarm.done is None  # nothing happens before it is shown
     playground._repr_mimebundle_()
