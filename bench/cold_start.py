@@ -38,6 +38,7 @@ def phases(height, backbone, convolution, evaluations=3):
     from nst_teach.backbones import load_backbone
     from nst_teach.config import QUICK
     from nst_teach.features import compute_targets, feature_extractor
+    from nst_teach.winograd import convolution_for
 
     lap("import_nst_teach")
     settings = QUICK.replace(height=height, backbone=backbone, convolution=convolution)
@@ -45,7 +46,7 @@ def phases(height, backbone, convolution, evaluations=3):
     lap("images")
     model, _ = load_backbone(settings.backbone)
     lap("build_backbone")
-    extractor = feature_extractor(model, settings.layers, optimize.convolution_for(settings.convolution, height))
+    extractor = feature_extractor(model, settings.layers, convolution_for(settings.convolution, height))
     lap("build_extractor")
     content_x, style_x = images.preprocess(content), images.preprocess(style)
     targets = compute_targets(extractor, content_x, style_x, settings)

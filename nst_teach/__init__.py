@@ -18,31 +18,39 @@ __version__ = "0.1.0"
 _PUBLIC = {  # name -> the module that defines it
     "WeightsUnavailable": "backbones", "load_backbone": "backbones",
     "clear_caches": "caches", "configure": "tensorflow_setup",
+    "UnknownSetting": "schema",
     "BOOK": "config", "PAINTERLY": "config", "QUICK": "config", "Settings": "config", "preset": "config",
     "Targets": "features", "compute_targets": "features", "feature_extractor": "features",
     "ImageError": "images", "deprocess": "images", "load_image": "images",
     "preprocess": "images", "resize": "images", "save_image": "images",
     "content_loss": "losses", "gram_matrix": "losses", "style_loss": "losses",
     "total_variation_loss": "losses", "weighted_losses": "losses",
-    "Evaluator": "optimize", "History": "optimize", "LossNotFinite": "optimize",
-    "Result": "optimize", "StopRun": "optimize", "setup": "optimize", "transfer": "optimize",
-    "warm_up": "optimize", "Evaluation": "progress",
+    "Evaluator": "evaluator", "History": "evaluator", "LossNotFinite": "evaluator",
+    "StopRun": "evaluator", "setup": "problem", "warm_up": "problem",
+    "Result": "optimize", "transfer": "optimize", "Evaluation": "progress",
     "coarse_to_fine": "schedule",
 }
 
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name):
-    if name in _PUBLIC:
-        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'nst_teach' has no attribute {name!r}")
+def _lazy_names(package, public, namespace):
+    """A package's ``__getattr__`` and ``__dir__`` that import `public` names on first use."""
+
+    def __getattr__(name):
+        if name in public:
+            value = getattr(importlib.import_module(f".{public[name]}", package), name)
+            namespace[name] = value
+            return value
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def __dir__():
+        return sorted(set(namespace) | set(public))
+
+    return __getattr__, __dir__
 
 
-def __dir__():
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = _lazy_names(__name__, _PUBLIC, globals())
 
 
 if "ipykernel" in sys.modules:

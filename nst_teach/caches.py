@@ -28,7 +28,7 @@ _ALL = []  # every Cache, for clear_caches
 class Cache:
     """Objects built by key, at most `size` of them; the oldest is dropped first.
 
-    Used by `nst_teach.backbones`, `nst_teach.features`, `nst_teach.optimize`
+    Used by `nst_teach.backbones`, `nst_teach.features`, `nst_teach.evaluator`
     and `nst_teach.fast.network`.
     """
 
@@ -78,9 +78,9 @@ def _freeze(key):
 def settings_key(settings, marker="in_loss_graph"):
     """The (name, value) pairs of the fields of `settings` whose metadata carries `marker`.
 
-    The fields that `nst_teach.optimize.traced_step`'s graph bakes in are
+    The fields that `nst_teach.evaluator.traced_step`'s graph bakes in are
     declared once, beside the fields themselves in `nst_teach.config`.
-    Used by `nst_teach.optimize`.
+    Used by `nst_teach.evaluator`.
     """
     return tuple((field.name, getattr(settings, field.name))
                  for field in dataclasses.fields(settings) if field.metadata.get(marker))

@@ -14,12 +14,13 @@ number (130 for Ctrl-C).
 from __future__ import annotations
 
 __all__ = [
-    "comma_list", "comma_numbers", "parse_stages", "build_parser", "add_fast_commands",
+    "add_setting_flags", "given_settings", "flag_names", "build_parser", "add_fast_commands",
     "run_train_fast", "run_apply_fast", "main", "is_user_error", "Signals", "run_transfer",
     "with_flag_names", "save_result", "report_weights", "list_examples",
 ]
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -28,73 +29,37 @@ import time
 import warnings
 from pathlib import Path
 
-from .config import (BACKBONES, COLOUR_MODES, CONVOLUTIONS, FAST_STAGES, INITS, NORMALIZATIONS,
-                     OPTIMIZERS, POOLINGS, PRESETS, RESAMPLE, preset)
+from .config import FAST_STAGES, INITS, PRESETS, Settings, preset
+from .schema import flag_help, flag_of
 
 
-def comma_list(text):
-    """`--style-layers a,b`: the names, empty ones dropped. Used by the command line."""
-    return tuple(name.strip() for name in text.split(",") if name.strip())
+def add_setting_flags(parser, settings_class, default_label="default"):
+    """One flag per field of `settings_class` (a `nst_teach.schema.schema` class), made from
+    its declaration: the name, the parser of its text, the help text with the default.
+
+    Every flag defaults to None (not given), so that a preset's values stay
+    unless a flag changes them. Used by the command line.
+    """
+    for field in dataclasses.fields(settings_class):
+        if flag_of(field) is not None:
+            flag, aliases = flag_of(field)
+            parser.add_argument(flag, *aliases, dest=field.name, type=field.metadata["check"].parse,
+                                default=None, help=flag_help(field, default_label))
 
 
-def comma_numbers(text):
-    """`--style-blend 0.7,0.3`: the numbers, or an error naming what is wrong.
+def flag_names(settings_class):
+    """``{flag: field name}`` for the fields of `settings_class` that have a flag.
 
     Used by the command line.
     """
-    try:
-        return tuple(float(item) for item in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers such as 0.7,0.3, got {text!r}") from None
+    return {flag_of(field)[0]: field.name for field in dataclasses.fields(settings_class)
+            if flag_of(field) is not None}
 
 
-def parse_stages(text):
-    """``"0.25:60,1:200"`` -> ``((0.25, 60), (1.0, 200))`` for ``--stages``.
-
-    Used by the command line.
-    """
-    try:
-        return tuple((float(f), int(n)) for f, n in (stage.split(":") for stage in text.split(",")))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--stages takes FRACTION:EVALUATIONS pairs, e.g. 0.5:80,1:200; got {text!r}") from None
-
-
-SETTING_FLAGS = {  # flag -> (Settings field, type, help)
-    "--height": ("height", int, "image height in px (book: 400)"),
-    "--iterations": ("iterations", int, "L-BFGS restarts (book: 20)"),
-    "--maxfun": ("maxfun", int, "loss evaluations per restart (book: 20)"),
-    "--content-weight": ("content_weight", float, "book: 0.025"),
-    "--style-weight": ("style_weight", float, "book: 1.0"),
-    "--tv-weight": ("tv_weight", float, "total-variation weight (book: 1e-4)"),
-    "--content-layer": ("content_layer", str, "book: block5_conv2"),
-    "--style-layers": ("style_layers", comma_list,
-                       "comma-separated (book: block1_conv1,...,block5_conv1)"),
-    "--normalization": ("normalization", str, f"style-loss divisor, one of {NORMALIZATIONS}"),
-    "--backbone": ("backbone", str, f"one of {BACKBONES} (default auto)"),
-    "--weights": ("weights", str, "path of a local VGG19 weights file (.h5)"),
-    "--seed": ("seed", int, "random seed (for the random backbone)"),
-    "--resample": ("resample", str, f"resizing filter, one of {RESAMPLE} (book: nearest)"),
-    # Beyond the book:
-    "--preserve-colour": ("preserve_colour", str, f"keep the content's colours: one of {COLOUR_MODES}"),
-    "--style-scale": ("style_scale", float, "style image size relative to the content (default 1)"),
-    "--style-blend": ("style_blend", comma_numbers,
-                      "comma-separated weight per style image, e.g. 0.7,0.3"),
-    "--style-layer-weights": ("style_layer_weights", comma_numbers,
-                              "comma-separated factor per style layer (default all 1)"),
-    "--pooling": ("pooling", str, f"backbone pooling, one of {POOLINGS} (book: max)"),
-    "--optimizer": ("optimizer", str, f"one of {OPTIMIZERS} (book: restarted L-BFGS)"),
-    "--lbfgs-history": ("lbfgs_history", int, "L-BFGS memory size (default 10)"),
-    "--learning-rate": ("learning_rate", float, "Adam's step in pixel units (default 4)"),
-    "--convolution": ("convolution", str, f"one of {CONVOLUTIONS}: the same result to float32 "
-                      "round-off; winograd (default) is faster"),
-    "--stages": ("stages", parse_stages,
-                 "coarse to fine: FRACTION:EVALUATIONS per stage, e.g. 0.25:60,0.5:80,1:200 "
-                 "(ignores --iterations, --maxfun, --optimizer)"),
-    "--memory-limit": ("memory_limit_gb", float, "refuse runs estimated to need more GB "
-                       "(default: 3/4 of this machine's memory)"),
-}
+def given_settings(args, settings_class):
+    """The fields whose flags were given on the command line. Used by the command line."""
+    return {name: getattr(args, name) for name in flag_names(settings_class).values()
+            if getattr(args, name) is not None}
 
 
 def build_parser():
@@ -118,8 +83,7 @@ def build_parser():
                      help="grey image(s), white where the style goes: one per style image")
     run.add_argument("--preset", choices=tuple(PRESETS), default="book",
                      help="starting settings that the flags below override (default: book)")
-    for flag, (_, kind, help_text) in SETTING_FLAGS.items():
-        run.add_argument(flag, type=kind, default=None, help=help_text)
+    add_setting_flags(run, Settings, "book")
     run.add_argument("--coarse-to-fine", action="store_true",
                      help="optimise at a quarter and half height, then at full size with one "
                           "continuous L-BFGS run: the same loss sooner, not the book's schedule "
@@ -138,22 +102,6 @@ def build_parser():
     return parser
 
 
-FAST_FLAGS = {  # flag -> (FastSettings field, type, help)
-    "--size": ("size", int, "training crops are SIZE x SIZE px (default 128)"),
-    "--steps": ("steps", int, "total training steps (default 2000)"),
-    "--batch-size": ("batch_size", int, "crops per step (default 4)"),
-    "--learning-rate": ("learning_rate", float, "Adam's step size (default 2e-3)"),
-    "--content-weight": ("content_weight", float, "default 1.0"),
-    "--style-weight": ("style_weight", float, "default 2.0"),
-    "--tv-weight": ("tv_weight", float, "total-variation weight (default 1e-6)"),
-    "--style-size": ("style_size", int, "shorter side of the style image (default 2 x size)"),
-    "--backbone": ("backbone", str, f"one of {BACKBONES} (default auto)"),
-    "--weights": ("weights", str, "path of a local VGG19 weights file (.h5)"),
-    "--checkpoint-every": ("checkpoint_every", int, "steps between checkpoints (default 100)"),
-    "--seed": ("seed", int, "random seed"),
-}
-
-
 def add_fast_commands(commands, common):
     """The `train-fast` and `apply-fast` sub-commands. Used by the command line."""
     train = commands.add_parser(
@@ -162,8 +110,9 @@ def add_fast_commands(commands, common):
     train.add_argument("--images", default=None,
                        help="folder of training photos (default: the bundled photos)")
     train.add_argument("-o", "--output", required=True, help="the model file to write (.keras)")
-    for flag, (_, kind, help_text) in FAST_FLAGS.items():
-        train.add_argument(flag, type=kind, default=None, help=help_text)
+    from .fast.settings import FastSettings
+
+    add_setting_flags(train, FastSettings)
     train.add_argument("--resume", action="store_true",
                        help="continue from OUTPUT if it exists (--steps is the total)")
     train.add_argument("--threads", type=int, default=None,
@@ -193,9 +142,12 @@ def run_train_fast(args, signals):
     from . import data, fast
 
     _set_threads(args.threads)
-    changes = {field: getattr(args, flag[2:].replace("-", "_"))
-               for flag, (field, _, _) in FAST_FLAGS.items()}
-    settings = fast.FastSettings(**{k: v for k, v in changes.items() if v is not None})
+    from .fast.settings import FastSettings
+
+    try:
+        settings = FastSettings(**given_settings(args, FastSettings))
+    except ValueError as error:
+        raise ValueError(with_flag_names(str(error), FastSettings)) from None
     output = Path(args.output)
     if output.suffix != ".keras":
         raise ValueError(f"output must end in .keras, got {output.name!r}")
@@ -320,14 +272,13 @@ class Signals:
 
 def run_transfer(args, signals):
     """`nst-teach transfer`: one style transfer from the flags. Used by the command line."""
-    changes = {field: getattr(args, flag[2:].replace("-", "_"))
-               for flag, (field, _, _) in SETTING_FLAGS.items()}
+    changes = given_settings(args, Settings)
     if args.init in INITS:
         changes["init"] = args.init
-    if args.coarse_to_fine and changes["stages"] is None:
+    if args.coarse_to_fine and "stages" not in changes:
         changes["stages"] = FAST_STAGES
     try:
-        settings = preset(args.preset, **{k: v for k, v in changes.items() if v is not None})
+        settings = preset(args.preset, **changes)
     except ValueError as error:
         raise ValueError(with_flag_names(str(error))) from None
     output = _image_path(args.output, "output")
@@ -389,12 +340,12 @@ def _image_path(name, what):
     return path
 
 
-def with_flag_names(message):
-    """A Settings error in the command line's words: `seed must be` -> `--seed must be`.
+def with_flag_names(message, settings_class=Settings):
+    """A settings error in the command line's words: `seed must be` -> `--seed must be`.
 
     Used by the command line.
     """
-    for flag, (field, _, _) in SETTING_FLAGS.items():
+    for flag, field in flag_names(settings_class).items():
         if message.startswith(field + " ") or message.startswith(f"every entry of {field} "):
             return message.replace(field, flag, 1)
     return message

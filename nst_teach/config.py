@@ -10,12 +10,10 @@ __all__ = [
     "PAINTERLY_QUICK", "PRESETS", "FAST_STAGES",
 ]
 
-import dataclasses
-import math
-import numbers
-import os
 import re
-from dataclasses import dataclass
+
+from .schema import (Choice, Control, Integer, Names, Number, Numbers, Optional, Stages, Text,
+                     schema, setting)
 
 BOOK_STYLE_LAYERS = (
     "block1_conv1",
@@ -28,7 +26,7 @@ NORMALIZATIONS = ("book", "paper")
 BACKBONES = ("auto", "vgg19", "hed-vgg16", "random")
 RESAMPLE = ("nearest", "bilinear", "bicubic", "lanczos")
 INITS = ("content", "noise", "style")
-COLOUR_MODES = ("none", "luminance", "histogram", "post")
+COLOR_MODES = ("none", "luminance", "histogram", "post")
 POOLINGS = ("max", "avg")
 OPTIMIZERS = ("book", "lbfgs", "adam")
 CONVOLUTIONS = ("winograd", "direct")
@@ -41,7 +39,7 @@ CONVS_PER_BLOCK = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
 def vgg_layer_names(network="vgg19"):
     """The convolution layers of `network` ("vgg19" or "vgg16"), shallow to deep, unbuilt.
 
-    Used by `nst_teach.config` and `nst_teach.widgets`.
+    Used by `nst_teach.config` and `nst_teach.form`.
     """
     return tuple(f"block{block}_conv{conv}" for block, convs in enumerate(CONVS_PER_BLOCK[network], 1)
                  for conv in range(1, convs + 1))
@@ -56,103 +54,119 @@ def min_size_for(layer):
 
     A VGG layer in block N sits behind N-1 poolings that each halve the image.
 
-    Used by `nst_teach.optimize` and `nst_teach.schedule`.
+    Used by `nst_teach.problem` and `nst_teach.schedule`.
     """
     match = re.match(r"block(\d+)_", layer)
     return 2 ** (int(match.group(1)) - 1) if match else 1
 
 
-def _in_loss_graph(default):
-    """A field that `nst_teach.losses.weighted_losses` reads, so the traced graph depends on it."""
-    return dataclasses.field(default=default, metadata={"in_loss_graph": True})
+LAYER_HINT = (f": VGG's convolution layers are blockB_convC with B = 1-5 and C = 1-2 "
+              f"(blocks 1, 2) or 1-4 (blocks 3-5), e.g. {BOOK_STYLE_LAYERS[0]!r}")
 
 
-@dataclass(frozen=True)
+@schema
 class Settings:
     """Everything that decides a run; the defaults are the book's (section 8.3).
 
     Change a field with `settings.replace(height=256)`; invalid values raise
-    `ValueError` naming the field and the allowed range.
+    `ValueError` naming the field and the allowed range. Each field is
+    declared once below with its check, help text, unit and playground
+    control (`nst_teach.schema.setting`): the command line's flags, the
+    playground's controls and the validation are made from these lines.
+    ``preserve_colour`` is accepted as another spelling of ``preserve_color``;
+    a misspelled name raises `nst_teach.schema.UnknownSetting` naming the
+    nearest field.
+
+    Parameters
+    ----------
+    height, iterations, maxfun : int
+        Image height in px; L-BFGS restarts; loss evaluations per restart.
+    content_weight, style_weight, tv_weight : float
+        The loss's weights (the book's 0.025, 1 and 1e-4).
+    content_layer : str
+        The layer whose features the content loss compares.
+    style_layers : tuple of str
+        The layers whose Gram matrices the style loss compares.
+    others
+        Beyond the book (notebook 09); each field's help text says what it does.
 
     Taught in notebooks 01 and 09.
     """
 
-    height: int = 400
-    iterations: int = 20
-    maxfun: int = 20
-    # Fields marked _in_loss_graph are baked into the traced loss graph: a change
-    # traces a new one (nst_teach.caches.settings_key); the others do not.
-    content_weight: float = _in_loss_graph(0.025)
-    style_weight: float = _in_loss_graph(1.0)
-    tv_weight: float = _in_loss_graph(1e-4)
-    content_layer: str = _in_loss_graph("block5_conv2")
-    style_layers: tuple = _in_loss_graph(BOOK_STYLE_LAYERS)
-    normalization: str = _in_loss_graph("book")
-    backbone: str = "auto"
-    weights: str | None = None
-    seed: int = 0
-    resample: str = "nearest"
+    height: int = setting(400, "image height", Integer(1), unit="px",
+                          control=Control("slider", "size", "height", 32, 800, 16))
+    iterations: int = setting(20, "L-BFGS restarts", Integer(1),
+                              control=Control("slider", "size", "iterations", 1, 50, 1))
+    maxfun: int = setting(20, "loss evaluations per restart", Integer(1),
+                          control=Control("slider", "size", "maxfun", 1, 100, 1))
+    # in_loss_graph: baked into the traced loss graph, so a change traces a new one
+    # (nst_teach.caches.settings_key); the other fields do not.
+    content_weight: float = setting(0.025, "weight of the content loss", Number(),
+                                    control=Control("log", "weights", "content w", -7, 3),
+                                    in_loss_graph=True)
+    style_weight: float = setting(1.0, "weight of the style loss", Number(),
+                                  control=Control("log", "weights", "style w", -4, 4),
+                                  in_loss_graph=True)
+    tv_weight: float = setting(1e-4, "total-variation weight", Number(),
+                               control=Control("log", "weights", "TV w", -8, 0),
+                               in_loss_graph=True)
+    content_layer: str = setting("block5_conv2", "layer of the content loss",
+                                 Choice(VGG_LAYERS, what="layer", hint=LAYER_HINT),
+                                 control=Control("layer", "layers", "content layer"),
+                                 in_loss_graph=True)
+    style_layers: tuple = setting(BOOK_STYLE_LAYERS, "layers of the style loss, comma-separated",
+                                  Names(VGG_LAYERS, what="layer", hint=LAYER_HINT),
+                                  control=Control("layers", "layers", "style layers"),
+                                  in_loss_graph=True)
+    normalization: str = setting("book", "style-loss divisor", Choice(NORMALIZATIONS),
+                                 control=Control("menu", "weights", "style norm"),
+                                 in_loss_graph=True)
+    backbone: str = setting("auto", "the network", Choice(BACKBONES),
+                            control=Control("menu", "size", "backbone"))
+    weights: str | None = setting(None, "path of a local VGG19 weights file (.h5)",
+                                  Optional(Text(path=True, what="the path of a .h5 file")))
+    seed: int = setting(0, "random seed (noise start, random backbone)", Integer(0),
+                        control=Control("number", "size", "seed"))
+    resample: str = setting("nearest", "resizing filter", Choice(RESAMPLE))
     # Beyond the book (notebook 09); every default keeps the book's behaviour.
-    init: str = "content"  # start from the content image, seeded noise or the style image
-    preserve_colour: str = "none"  # see nst_teach.colour
-    style_scale: float = 1.0  # style image size relative to the content's
-    style_blend: tuple | None = None  # one weight per style image, when several are given
-    style_layer_weights: tuple | None = _in_loss_graph(None)  # one factor per style layer (all 1)
-    pooling: str = "max"  # "avg" replaces the backbone's max pooling by average pooling
-    optimizer: str = "book"  # "book": restarted L-BFGS; "lbfgs": one continuous run; "adam"
-    lbfgs_history: int = 10  # L-BFGS memory m (scipy's default) for "book" and "lbfgs"
-    learning_rate: float = 4.0  # Adam's step, in pixel units
-    # Speed only: the same convolutions to float32 round-off (nst_teach.winograd).
-    convolution: str = "winograd"  # "direct": TensorFlow's own kernels throughout
-    # Coarse to fine (nst_teach.schedule): ((fraction of height, L-BFGS evaluations), ...),
-    # the last stage at full size; None is the book's schedule of restarts at full size.
-    stages: tuple | None = None
-    # Safety: a run whose estimated memory (nst_teach.memory) exceeds this is refused.
-    memory_limit_gb: float | None = None  # None: 3/4 of this machine's memory
+    init: str = setting("content", "starting image", Choice(INITS),
+                        control=Control("menu", "beyond", "start from"),
+                        flag=False)  # the command line's --init also takes an image file
+    preserve_color: str = setting("none", "keep the content's colours (nst_teach.color)",
+                                  Choice(COLOR_MODES), aliases=("preserve_colour",),
+                                  control=Control("menu", "beyond", "keep colour"))
+    style_scale: float = setting(1.0, "style image size relative to the content's",
+                                 Number(positive=True),
+                                 control=Control("slider", "beyond", "style scale", 0.25, 4.0, 0.25))
+    style_blend: tuple | None = setting(None, "one weight per style image, comma-separated",
+                                        Optional(Numbers(some_positive=True)))
+    style_layer_weights: tuple | None = setting(
+        None, "one factor per style layer, comma-separated (default all 1)", Optional(Numbers()),
+        in_loss_graph=True)
+    pooling: str = setting("max", "the backbone's pooling", Choice(POOLINGS),
+                           control=Control("menu", "beyond", "pooling"))
+    optimizer: str = setting("book", "the optimiser: book (restarted L-BFGS), lbfgs (one run), adam",
+                             Choice(OPTIMIZERS), control=Control("menu", "beyond", "optimiser"))
+    lbfgs_history: int = setting(10, "L-BFGS memory size m (scipy's default)", Integer(1))
+    learning_rate: float = setting(4.0, "Adam's step", Number(positive=True), unit="pixel units")
+    convolution: str = setting("winograd", "the same result to float32 round-off; winograd is "
+                               "faster, direct is TensorFlow's own (nst_teach.winograd)",
+                               Choice(CONVOLUTIONS))
+    stages: tuple | None = setting(
+        None, "coarse to fine (nst_teach.schedule): FRACTION:EVALUATIONS per stage, e.g. "
+        "0.25:60,0.5:80,1:200, the last at full size (ignores --iterations, --maxfun, "
+        "--optimizer)", Optional(Stages()))
+    memory_limit_gb: float | None = setting(
+        None, "refuse runs estimated to need more (default: 3/4 of this machine's memory)",
+        Optional(Number(positive=True)), unit="GB", flag="--memory-limit")
 
     def __post_init__(self):
-        if isinstance(self.style_layers, str):  # "block1_conv1" or "block1_conv1,block2_conv1"
-            object.__setattr__(self, "style_layers", tuple(filter(None, self.style_layers.split(","))))
-        for name in ("style_layers", "style_blend", "style_layer_weights", "stages"):
-            _check_sequence(self, name)
-        if self.stages is not None:
-            _check_stages(self.stages)
-            object.__setattr__(self, "stages", tuple((float(f), int(n)) for f, n in self.stages))
-        for name in ("height", "iterations", "maxfun", "lbfgs_history"):
-            _check_int(self, name, 1)
-        _check_int(self, "seed", 0)
-        if self.memory_limit_gb is not None:
-            _check_number(self.memory_limit_gb, "memory_limit_gb", positive=True)
-        for name in ("content_weight", "style_weight", "tv_weight"):
-            object.__setattr__(self, name, _check_number(getattr(self, name), name))
-        for name in ("style_scale", "learning_rate"):
-            object.__setattr__(self, name, _check_number(getattr(self, name), name, positive=True))
-        for name in ("style_blend", "style_layer_weights"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, tuple(_check_number(item, f"every entry of {name}")
-                                                     for item in getattr(self, name)))
+        """The checks that involve several fields (each field's own check ran first)."""
         if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
             raise ValueError(
                 f"style_layer_weights must have one entry per style layer "
                 f"({len(self.style_layers)}), got {len(self.style_layer_weights)}"
             )
-        if self.style_blend is not None and not any(self.style_blend):
-            raise ValueError("style_blend must have at least one weight > 0")
-        for name, choices in (("init", INITS), ("preserve_colour", COLOUR_MODES),
-                              ("pooling", POOLINGS), ("optimizer", OPTIMIZERS),
-                              ("convolution", CONVOLUTIONS)):
-            _check_choice(self, name, choices)
-        if not self.style_layers:
-            raise ValueError(
-                "style_layers must name at least one layer, "
-                f"for example {BOOK_STYLE_LAYERS!r}"
-            )
-        for layer in (self.content_layer, *self.style_layers):
-            if layer not in VGG_LAYERS:
-                raise ValueError(
-                    f"unknown layer {layer!r}: VGG's convolution layers are blockB_convC with "
-                    f"B = 1-5 and C = 1-2 (blocks 1, 2) or 1-4 (blocks 3-5), e.g. {BOOK_STYLE_LAYERS[0]!r}"
-                )
         style_layer_weights = self.style_layer_weights or (1.0,)
         if not (self.content_weight or (self.style_weight and any(style_layer_weights))
                 or self.tv_weight):
@@ -161,14 +175,6 @@ class Settings:
                 "weight is): the loss would be 0 for any image, so nothing would change; "
                 "make at least one weight > 0"
             )
-        _check_choice(self, "normalization", NORMALIZATIONS)
-        _check_choice(self, "resample", RESAMPLE)
-        if self.backbone not in BACKBONES:
-            raise ValueError(
-                f"backbone must be one of {BACKBONES}, got {self.backbone!r}"
-            )
-        if self.weights is not None and not isinstance(self.weights, (str, os.PathLike)):
-            raise ValueError(f"weights must be the path of a .h5 file, got {self.weights!r}")
         if self.weights is not None and self.backbone not in ("auto", "vgg19"):
             raise ValueError(
                 f"weights (a VGG19 weights file) only applies to backbone 'vgg19' or 'auto', "
@@ -186,67 +192,6 @@ class Settings:
     def layers(self):
         """The content layer followed by the style layers (no repeats)."""
         return tuple(dict.fromkeys((self.content_layer, *self.style_layers)))
-
-    def replace(self, **changes):
-        """A copy with some fields changed (and validated)."""
-        return dataclasses.replace(self, **changes)
-
-
-def _check_sequence(settings, name):
-    """A list or tuple (a NumPy array too) becomes a tuple; a lone value is refused."""
-    value = getattr(settings, name)
-    if value is None:
-        return
-    if isinstance(value, (str, bytes, dict, set)) or not hasattr(value, "__iter__"):
-        raise ValueError(f"{name} must be a list or tuple, got {value!r}")
-    object.__setattr__(settings, name, tuple(value))
-
-
-def _check_int(settings, name, low):
-    """Any integer (NumPy's too) >= `low`, stored as a Python int."""
-    value = getattr(settings, name)
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    object.__setattr__(settings, name, int(value))
-
-
-def _check_number(value, name, positive=False):
-    """A finite real number (NumPy's too) >= 0, or > 0: returned as a Python float or int."""
-    low = "> 0" if positive else ">= 0"
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite(value)
-            or value < 0 or (positive and value == 0)):
-        raise ValueError(f"{name} must be a finite number {low}, got {value!r}")
-    return value if isinstance(value, int) else float(value)
-
-
-def _finite(value):
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int too large for a float
-        return False
-
-
-def _check_stages(stages):
-    example = "for example ((0.25, 60), (0.5, 80), (1.0, 200))"
-    try:
-        fractions, evaluations = zip(*stages)
-    except (TypeError, ValueError):
-        raise ValueError(f"stages must be (fraction of height, evaluations) pairs, {example}; "
-                         f"got {stages!r}") from None
-    for fraction in fractions:
-        _check_number(fraction, "every stage's fraction of the height", positive=True)
-    for n in evaluations:
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"every stage's evaluations must be an integer >= 1, got {n!r}")
-    if list(fractions) != sorted(set(fractions)) or fractions[-1] != 1:
-        raise ValueError(f"stage fractions must grow and the last must be 1 (full size), {example}; "
-                         f"got {fractions}")
-
-
-def _check_choice(settings, name, choices):
-    value = getattr(settings, name)
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 
 
 FAST_STAGES = ((0.25, 60), (0.5, 80), (1.0, 200))
@@ -309,12 +254,23 @@ PRESETS = {"book": BOOK, "quick": QUICK, "painterly": PAINTERLY, "painterly-quic
 
 
 def preset(name, **changes):
-    """The named preset (see `PRESETS`), with optional changes; taught in notebook 09.
+    """The named preset (see `PRESETS`), with optional changes.
 
     ``"painterly"`` and ``"painterly-quick"`` hold one set of values per backbone:
     the one for ``changes["backbone"]`` is used, and with ``"auto"`` (the
     default) the one for the backbone that ``"auto"`` will pick (VGG19 when its
     weights are at hand, otherwise hed-vgg16); the backbone stays as asked.
+
+    Parameters
+    ----------
+    name : str
+        "book", "quick", "painterly" or "painterly-quick".
+    **changes
+        Fields to change, as in `Settings.replace`.
+
+    Returns
+    -------
+    Settings
 
     Taught in notebooks 07 and 09.
     """

@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .colour import rgb_to_yiq
+from .color import rgb_to_yiq
 
 JUDGE_HEIGHT = 256  # content and grain are compared at this height
 BLUR_SIGMA = 2.0  # pixels at JUDGE_HEIGHT: finer detail than this is the style's to change
@@ -136,6 +136,18 @@ def grain(image, painting):
 def scores(image, photo, painting):
     """``{"style", "content", "grain"}`` of `image` made from `photo` and `painting`.
 
+    Parameters
+    ----------
+    image, photo, painting : array (H, W, 3) uint8
+        The result, its content photo and its style painting, at any sizes.
+
+    Returns
+    -------
+    dict
+        ``"style"``: `style_score` (1: the painting's style), ``"content"``:
+        `content_score` (1: the photo's layout), ``"grain"``: `grain`
+        (about 1 or less: no more speckle than the painting).
+
     Taught in notebook 09.
     """
     return {"style": style_score(image, painting), "content": content_score(image, photo),
@@ -147,6 +159,11 @@ def ends(photo, painting):
 
     The photo has content 1 and the lowest sensible style score; the painting
     (stretched to the photo's shape) has style 1 and a low content score.
+
+    Returns
+    -------
+    dict
+        ``{"photo": scores, "painting": scores}``, each as `scores` returns them.
 
     Taught in notebook 09.
     """

@@ -5,7 +5,7 @@ uses, for the gradient; their size grows with the image's area. A height of
 100000 px (or a very thin image, whose working width is huge) would grow
 until the machine runs out of memory, so `check_memory` refuses such a run
 first, naming a size that fits. The limit is `Settings.memory_limit_gb`.
-Used by `nst_teach.optimize.setup` (notebook 06).
+Used by `nst_teach.problem.setup` (notebook 06).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def limit_gb(settings):
 def check_memory(size, settings):
     """Raise `RunTooLarge` if a run at `size` = (height, width) would need more than the limit.
 
-    Used by `nst_teach.optimize`.
+    Used by `nst_teach.problem`.
     """
     height, width = size
     needed, limit = estimate_gb(height, width, settings.layers), limit_gb(settings)

@@ -1,22 +1,103 @@
-"""Three ways to spend the same number of loss evaluations.
+"""The optimisers, and three ways to spend the same number of loss evaluations.
 
 Taught in notebook 06 (the optimisation): the book's L-BFGS restarted every
-`maxfun` evaluations, one continuous L-BFGS run, and Adam. The optimisers
-themselves live in `nst_teach.optimize` (`OPTIMIZERS`), where `transfer`
-uses them too; this module races them on an exact budget.
+`maxfun` evaluations (`restarted_lbfgs`), one continuous L-BFGS run
+(`continuous_lbfgs`) and Adam (`adam`), each spending its evaluations through
+an `nst_teach.evaluator.Evaluator`. `nst_teach.transfer` picks one by
+`settings.optimizer` (`OPTIMIZERS`); `race` and `compare` run them on an
+exact budget from the same start.
 """
 
 from __future__ import annotations
 
-__all__ = ["Run", "problem", "race", "compare"]
+__all__ = ["restarted_lbfgs", "continuous_lbfgs", "lbfgs", "adam", "OPTIMIZERS", "Run",
+           "problem", "race", "compare"]
 
 import time
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import fmin_l_bfgs_b
 
 from .config import BOOK
-from .optimize import OPTIMIZERS, BudgetSpent, Evaluator, History, setup
+from .evaluator import BudgetSpent, Evaluator, History
+from .problem import setup
+
+
+def restarted_lbfgs(evaluator, x, settings, end_of_iteration):
+    """The book: `iterations` runs of L-BFGS, each restarted from the last image.
+
+    Used by `nst_teach.optimizers` (`OPTIMIZERS`).
+    """
+    for i in range(settings.iterations):
+        x, loss, _ = fmin_l_bfgs_b(evaluator.loss, x, fprime=evaluator.grads,
+                                   maxfun=settings.maxfun, m=settings.lbfgs_history)
+        end_of_iteration(i, x, loss)
+
+
+def continuous_lbfgs(evaluator, x, settings, end_of_iteration):
+    """One L-BFGS run over all `iterations x maxfun` evaluations, no early stop.
+
+    It keeps its curvature memory throughout; every `maxfun` evaluations
+    count as an iteration (for callbacks and saved images), showing the best
+    image so far.
+
+    Used by `nst_teach.optimizers` (`OPTIMIZERS`).
+    """
+    budget = settings.iterations * settings.maxfun
+    if evaluator.budget is None:
+        evaluator.budget = budget
+    _every(evaluator, settings, end_of_iteration)
+    lbfgs(evaluator, x, budget, settings.lbfgs_history, maxiter=budget)
+
+
+def lbfgs(evaluator, x, evaluations, history_size, *, factr=0.0, maxiter=15000):
+    """One uninterrupted L-BFGS run from `x`: at most `evaluations` evaluations.
+
+    `factr` 0 never stops early for a small improvement (scipy's ``factr``;
+    10 stops within a few float64 steps of a minimum); `maxiter` is scipy's
+    default. Ends quietly when the evaluator's `budget` is spent; a stop
+    (`nst_teach.evaluator.StopRun`) goes on to the caller.
+
+    Used by `nst_teach.optimizers` and `nst_teach.schedule`.
+    """
+    try:
+        fmin_l_bfgs_b(evaluator.loss, x, fprime=evaluator.grads, maxfun=evaluations,
+                      maxiter=maxiter, m=history_size, factr=factr, pgtol=0.0)
+    except BudgetSpent:
+        pass
+
+
+def adam(evaluator, x, settings, end_of_iteration, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Adam on the pixels, one evaluation a step, `settings.learning_rate` in pixel units.
+
+    Used by `nst_teach.optimizers` (`OPTIMIZERS`).
+    """
+    _every(evaluator, settings, end_of_iteration)
+    x, m, v = x.copy(), np.zeros_like(x), np.zeros_like(x)
+    for t in range(1, settings.iterations * settings.maxfun + 1):
+        evaluator.loss(x)
+        g = evaluator.grads(x)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        x -= settings.learning_rate * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+
+
+def _every(evaluator, settings, end_of_iteration):
+    """Call `end_of_iteration` with the best image after every `maxfun` evaluations."""
+
+    listener = evaluator.on_evaluation
+
+    def hook(n):
+        if listener is not None:
+            listener(n)
+        if n % settings.maxfun == 0:
+            end_of_iteration(n // settings.maxfun - 1, evaluator.best_x, evaluator.best_loss)
+
+    evaluator.on_evaluation = hook
+
+
+OPTIMIZERS = {"book": restarted_lbfgs, "lbfgs": continuous_lbfgs, "adam": adam}
 
 
 @dataclass

@@ -14,7 +14,7 @@ __all__ = [
 import io
 import math
 
-from .optimize import COMPONENTS
+from .evaluator import COMPONENTS
 
 COLOURS = {"total": "black", "content": "tab:blue", "style": "tab:red", "tv": "tab:green"}
 LABELS = {"total": "total", "content": "content", "style": "style", "tv": "total variation"}

@@ -11,7 +11,7 @@ Taught in notebook 07 (the playground).
 
 from __future__ import annotations
 
-__all__ = ["Evaluation", "Throttle", "PreviewFile"]
+__all__ = ["Evaluation", "Throttle", "PreviewFile", "progress_bar"]
 
 import time
 from dataclasses import dataclass
@@ -29,7 +29,7 @@ class Evaluation:
     renders the best image so far (RGB uint8): it costs a deprocessing, so it
     is a method, called only when a picture is wanted.
 
-    Used by `nst_teach.optimize`.
+    Used by `nst_teach.evaluator`.
     """
 
     count: int
@@ -51,7 +51,7 @@ class Throttle:
     after each evaluation of a small image would slow the run it shows. The
     first call after `start()` (or creation) waits for both as well.
 
-    Used by `nst_teach.widgets`.
+    Used by `nst_teach.runner`.
     """
 
     def __init__(self, every=3, seconds=0.5, clock=time.perf_counter):
@@ -98,3 +98,13 @@ class PreviewFile:
 
         save_image(event.image(), self.path)
         self._last, self.written = now, self.written + 1
+
+
+def progress_bar(total, unit="it"):
+    """A tqdm bar over `total` rounds (or evaluations) of a style transfer.
+
+    Used by `nst_teach.optimize` and `nst_teach.schedule`.
+    """
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit=unit, desc="style transfer")

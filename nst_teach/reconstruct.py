@@ -16,7 +16,7 @@ from . import images
 from .backbones import load_backbone
 from .features import feature_extractor
 from .losses import content_loss, gram_matrix, style_loss
-from .optimize import for_scipy, gradient_step
+from .evaluator import for_scipy, gradient_step
 
 
 def noise_image(shape, seed=0, amplitude=32):

@@ -28,13 +28,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import fmin_l_bfgs_b
 
 from . import images
 from .config import BOOK, FAST_STAGES, at_height, min_size_for
 from .data import image_or_example
-from .optimize import (Evaluator, LossNotFinite, Result, StopRun, _progress_bar, _record_iteration,
-                       evaluation_event, setup)
+from .evaluator import Evaluator, LossNotFinite, StopRun, evaluation_event
+from .optimize import Result
+from .optimizers import lbfgs
+from .problem import setup
+from .progress import progress_bar
 from .tensorflow_setup import tf
 
 
@@ -85,7 +87,7 @@ def settings_per_stage(settings, stages, content):
     """The `Settings` of each stage: `settings` at the stage's height (see `stage_heights`),
     its content weight grown by the area ratio (`nst_teach.config.at_height`).
 
-    Used by `nst_teach.optimize`.
+    Used by `nst_teach.problem`.
     """
     aspect = content.shape[1] / content.shape[0]
     heights = stage_heights(settings.height, stages, settings.layers, aspect)
@@ -99,24 +101,38 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
     """Stylise `content` with `style`: the book's loss, reached sooner.
 
     Same arguments as `nst_teach.transfer` for images, settings, `mask` and
-    `init_image` (see `nst_teach.optimize.setup`); instead of
+    `init_image` (see `nst_teach.problem.setup`); instead of
     `settings.iterations` x `settings.maxfun` restarted L-BFGS, runs one
     L-BFGS (history `history_size`, default `settings.lbfgs_history`) per
     stage of `stages` (default `settings.stages`, else `FAST_STAGES`), each
     ``(fraction of settings.height, evaluations)``, upsampling the image
     between stages. `transfer` calls this when `settings.stages` is set.
 
-    - `on_evaluation(event)` after every evaluation, with a `nst_teach.progress.Evaluation`
-      (its `height` and `stage` say which stage);
-    - `target_loss`: stop as soon as the full-size loss is at or below it;
-    - `callback(stage, loss, image)` after each stage; a truthy return stops;
-    - `save_prefix`: save ``<save_prefix>_at_iteration_<stage>.png`` after each stage;
-    - `progress`: a progress bar over all the stages' evaluations;
-    - `evaluator_hook(evaluator)` at the start of each stage: ``evaluator.stop()`` ends the run.
+    Parameters
+    ----------
+    stages : tuple of (float, int), optional
+        ``(fraction of settings.height, evaluations)`` per stage, the last at 1.
+    history_size : int, optional
+        L-BFGS memory m (default `settings.lbfgs_history`).
+    on_evaluation : callable, optional
+        Called after every evaluation with a `nst_teach.progress.Evaluation`
+        (its `height` and `stage` say which stage).
+    target_loss : float, optional
+        Stop as soon as the full-size loss is at or below it.
+    callback : callable, optional
+        ``callback(stage, loss, image)`` after each stage; a truthy return stops.
+    save_prefix : str or Path, optional
+        Save ``<save_prefix>_at_iteration_<stage>.png`` after each stage.
+    progress : bool
+        A progress bar over all the stages' evaluations.
+    evaluator_hook : callable, optional
+        Called with each stage's evaluator as it starts: ``evaluator.stop()`` ends the run.
 
-    Returns a `nst_teach.optimize.Result` whose `history` is the full-size
-    stage's (so its losses compare with the book's) and whose
-    `stage_histories` lists every stage's `(height, History)`.
+    Returns
+    -------
+    nst_teach.optimize.Result
+        Its `history` is the full-size stage's (so its losses compare with the
+        book's); its `stage_histories` lists every stage's ``(height, History)``.
 
     Taught in notebook 09.
     """
@@ -125,7 +141,7 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
     history_size = history_size or settings.lbfgs_history
     content = image_or_example(content)
     x, shape, result, stage_histories, saved = None, None, None, [], []
-    bar = _progress_bar(sum(n for _, n in stages)) if progress else None
+    bar = progress_bar(sum(n for _, n in stages)) if progress else None
     reached = []  # the target loss, if one was given, was reached
     try:
         for index, ((_, evaluations), stage_settings) in enumerate(
@@ -161,8 +177,7 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
             begun = time.perf_counter()
             interrupted = False
             try:
-                fmin_l_bfgs_b(evaluator.loss, start, fprime=evaluator.grads,
-                              maxfun=evaluations, m=history_size, factr=10.0, pgtol=0.0)
+                lbfgs(evaluator, start, evaluations, history_size, factr=10.0)
             except StopRun:
                 pass
             except KeyboardInterrupt:  # Ctrl-C: keep the best image so far
@@ -176,7 +191,7 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
             loss = evaluator.best_loss
             shape = problem.shape
             history = evaluator.history
-            _record_iteration(history, float(loss), time.perf_counter() - begun)
+            history.record_iteration(float(loss), time.perf_counter() - begun)
             stage_histories.append((stage_height, history))
             image = problem.image(x)
             if save_prefix is not None:
@@ -185,11 +200,11 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
             stop = (interrupted or (evaluator.stop_requested and not reached)
                     or (callback is not None and bool(callback(index, float(loss), image))))
             result = Result(image, history, settings, problem.backbone, problem.content,
-                            problem.style, saved=saved, stopped=stop)
+                            problem.style, saved=saved, stopped=stop,
+                            stage_histories=stage_histories)
             if stop or reached:
                 break
     finally:
         if bar is not None:
             bar.close()
-    result.stage_histories = stage_histories
     return result

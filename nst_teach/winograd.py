@@ -61,7 +61,7 @@ def convolution_for(convolution, height=None):
     `MIN_HEIGHT`, the answer is ``"direct"`` (TensorFlow's kernels); the
     features are the same either way to float32 round-off.
 
-    Used by `nst_teach.features` and `nst_teach.optimize`.
+    Used by `nst_teach.features` and `nst_teach.problem`.
     """
     if convolution == "winograd" and ((height is not None and height < MIN_HEIGHT)
                                       or gpu_visible()):

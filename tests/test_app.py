@@ -7,25 +7,18 @@ stays in place; the child talks only to 127.0.0.1.
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.servers import free_port, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "classroom" / "playground_app.ipynb"
 FETCH = ("import sys, urllib.request; "
          "print(urllib.request.urlopen(sys.argv[1], timeout=300).read().decode())")
-
-
-def free_port():
-    with socket.socket() as probe:  # binding is local; the network guard allows it
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -37,28 +30,11 @@ def voila(tmp_path):
                 for kind in ("CONFIG", "DATA", "RUNTIME")}
     env = {**os.environ, "NST_TEACH_FAST": "1", "NST_TEACH_OFFLINE": "1", "PYTHONPATH": str(ROOT),
            **own_dirs}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "voila", APP.name, "--no-browser", "--Voila.ip=127.0.0.1",
-         f"--port={port}"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/"
-    log, ready = [], threading.Event()
-
-    def read_log():
-        for line in server.stderr:
-            log.append(line)
-            if url in line:
-                ready.set()
-
-    threading.Thread(target=read_log, daemon=True).start()
-    try:
-        assert ready.wait(120), "Voilà did not start:\n" + "".join(log[-30:])
+    with serving([sys.executable, "-m", "voila", APP.name, "--no-browser",
+                  "--Voila.ip=127.0.0.1", f"--port={port}"], url, env=env, cwd=tmp_path,
+                 name="Voilà"):
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nst_teach import Settings, colour, data, images, transfer
+from nst_teach import Settings, color, data, images, transfer
 from nst_teach.optimize import setup
 
 FAST = Settings(height=48, iterations=2, maxfun=8, backbone="random", resample="bicubic")
@@ -97,16 +97,16 @@ def test_style_scale_keeps_gram_per_position_for_a_uniform_texture(content):
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["post", "luminance"])
 def test_colour_preservation_keeps_the_contents_chroma(content, mode):
-    result = transfer(content, "swirls", FAST.replace(preserve_colour=mode))
-    got, want = colour.rgb_to_yiq(result.image), colour.rgb_to_yiq(result.content)
-    plain = colour.rgb_to_yiq(transfer(content, "swirls", FAST).image)
+    result = transfer(content, "swirls", FAST.replace(preserve_color=mode))
+    got, want = color.rgb_to_yiq(result.image), color.rgb_to_yiq(result.content)
+    plain = color.rgb_to_yiq(transfer(content, "swirls", FAST).image)
     chroma_error = np.abs(got[..., 1:] - want[..., 1:]).mean()
     assert chroma_error < 2.0
     assert np.abs(plain[..., 1:] - want[..., 1:]).mean() > 3 * chroma_error
 
 
 def test_histogram_matching_recolours_the_style(content):
-    problem = setup(content, "swirls", FAST.replace(preserve_colour="histogram"))
+    problem = setup(content, "swirls", FAST.replace(preserve_color="histogram"))
     np.testing.assert_allclose(problem.style.reshape(-1, 3).mean(0),
                                problem.content.reshape(-1, 3).mean(0), atol=3)
 

@@ -71,10 +71,10 @@ def test_bad_output_suffix(tmp_path, capsys):
 
 
 def test_interrupted_run_still_writes_best_image(tmp_path, monkeypatch, capsys):
-    from nst_teach import optimize
+    from nst_teach import optimizers
 
     calls = {"n": 0}
-    real = optimize.fmin_l_bfgs_b
+    real = optimizers.fmin_l_bfgs_b
 
     def interrupted_second_time(*args, **kwargs):
         calls["n"] += 1
@@ -82,7 +82,7 @@ def test_interrupted_run_still_writes_best_image(tmp_path, monkeypatch, capsys):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(optimize, "fmin_l_bfgs_b", interrupted_second_time)
+    monkeypatch.setattr(optimizers, "fmin_l_bfgs_b", interrupted_second_time)
     out = tmp_path / "o.png"
     assert main(["transfer", "grace_hopper", "cubist", "-o", str(out), *TINY]) == 130
     assert out.exists() and "stopped early" in capsys.readouterr().out
@@ -151,7 +151,8 @@ def test_help_and_argument_errors_come_before_tensorflow_and_print_no_log_lines(
             "try: main(sys.argv[1:])\n"
             "except SystemExit: pass\n"
             "print('tensorflow' in sys.modules)")
-    for args in (["--help"], ["transfer", "a", "b", "-o", "x.png", "--height", "x"]):
+    for args in (["--help"], ["transfer", "--help"], ["train-fast", "--help"],
+                 ["transfer", "a", "b", "-o", "x.png", "--height", "x"]):
         run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                              timeout=300)
         assert run.stdout.split()[-1] == "False", args  # TensorFlow was never imported
@@ -276,10 +277,10 @@ def test_overflowing_loss_stops_with_an_error_not_a_result(tmp_path, capsys):
 def test_a_second_ctrl_c_while_saving_still_leaves_a_valid_result(tmp_path, monkeypatch, capsys):
     import signal
 
-    from nst_teach import optimize
+    from nst_teach import optimizers
 
     calls = {"n": 0}
-    real = optimize.fmin_l_bfgs_b
+    real = optimizers.fmin_l_bfgs_b
 
     def interrupted_twice(*args, **kwargs):
         calls["n"] += 1
@@ -294,7 +295,7 @@ def test_a_second_ctrl_c_while_saving_still_leaves_a_valid_result(tmp_path, monk
         os.kill(os.getpid(), signal.SIGINT)  # ... and again while the result is saved
         return real_save(*args, **kwargs)
 
-    monkeypatch.setattr(optimize, "fmin_l_bfgs_b", interrupted_twice)
+    monkeypatch.setattr(optimizers, "fmin_l_bfgs_b", interrupted_twice)
     monkeypatch.setattr(images, "save_image", save_then_interrupt_again)
     out = tmp_path / "o.png"
     assert main(["transfer", "grace_hopper", "cubist", "-o", str(out), *TINY]) == 130

@@ -215,11 +215,11 @@ def test_loss_that_turns_nan_mid_run_keeps_the_last_finite_image():
 
 
 def test_memory_estimate_grows_with_the_area_and_refuses_before_building(monkeypatch):
-    from nst_teach import optimize
+    from nst_teach import problem
 
     small, large = memory.estimate_gb(100, 100, BOOK.layers), memory.estimate_gb(200, 200, BOOK.layers)
     np.testing.assert_allclose(large - memory.FIXED_GB, 4 * (small - memory.FIXED_GB), rtol=0.05)
-    monkeypatch.setattr(optimize, "load_backbone", lambda *a: pytest.fail("built a backbone"))
+    monkeypatch.setattr(problem, "load_backbone", lambda *a: pytest.fail("built a backbone"))
     with pytest.raises(ValueError, match="use a height of at most") as caught:
         transfer("grace_hopper", "cubist", BOOK, height=3000, memory_limit_gb=4.0)
     fits = int(str(caught.value).split("at most ")[1].split(" px")[0])

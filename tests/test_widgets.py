@@ -11,7 +11,8 @@ from PIL import Image
 pytest.importorskip("ipywidgets")
 
 from nst_teach import optimize  # noqa: E402
-from nst_teach.widgets import Playground, decode_upload, layer_names  # noqa: E402
+from nst_teach.form import layer_names  # noqa: E402
+from nst_teach.widgets import Playground, decode_upload  # noqa: E402
 
 
 def small_playground(tmp_path, **changes):
@@ -96,13 +97,13 @@ def test_backbone_change_offers_its_layers_and_keeps_valid_choices():
 def test_stop_ends_the_run_within_one_iteration_and_keeps_an_image(tmp_path, monkeypatch):
     playground = small_playground(tmp_path, iterations=50, maxfun=5)
     first_iteration = threading.Event()
-    original = playground._on_iteration
+    original = playground.controller._on_iteration
 
     def on_iteration(*args):
         first_iteration.set()
         return original(*args)
 
-    monkeypatch.setattr(playground, "_on_iteration", on_iteration)
+    monkeypatch.setattr(playground.controller, "_on_iteration", on_iteration)
     playground.run_button.click()
     assert playground.running and playground.run_button.disabled
     assert first_iteration.wait(timeout=120)
@@ -169,7 +170,7 @@ def test_errors_inside_the_run_reach_the_ui(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("the network is on fire")
 
-    monkeypatch.setattr("nst_teach.widgets.transfer", broken)
+    monkeypatch.setattr("nst_teach.runner.transfer", broken)
     playground.run()
     playground.wait(timeout=30)
     assert "the network is on fire" in playground.message.value
@@ -191,14 +192,14 @@ def test_save_writes_the_result_and_its_loss_curve(tmp_path):
 
 @pytest.mark.slow
 def test_beyond_the_book_controls_reach_the_run(tmp_path):
-    playground = small_playground(tmp_path, preserve_colour="post", optimizer="adam",
+    playground = small_playground(tmp_path, preserve_color="post", optimizer="adam",
                                   style_scale=1.5, init="noise", pooling="avg")
     playground.run()
     result = playground.wait(timeout=120)
     s = result.settings
-    assert (s.preserve_colour, s.optimizer, s.style_scale, s.init, s.pooling) == (
+    assert (s.preserve_color, s.optimizer, s.style_scale, s.init, s.pooling) == (
         "post", "adam", 1.5, "noise", "avg")
-    assert "preserve colour post" in playground.gallery.children[-1].children[1].value
+    assert "preserve color post" in playground.gallery.children[-1].children[1].value
 
 
 def test_fast_model_is_applied_and_bad_files_are_reported(tmp_path):
@@ -248,9 +249,9 @@ def test_the_preset_menu_sets_every_control_and_the_rest(tmp_path):
 def test_the_picture_and_curve_update_before_the_first_round_ends(tmp_path, monkeypatch):
     """Live progress: shown every `Throttle.every` evaluations, not only after a round."""
     playground = small_playground(tmp_path, iterations=1, maxfun=12)
-    playground._throttle.seconds = 0  # every 3 evaluations, whatever the machine's speed
+    playground.controller._throttle.seconds = 0  # every 3 evaluations, whatever the machine's speed
     shown = []  # (evaluations so far, rounds finished, image shown) at each live update
-    original = playground._on_evaluation
+    original = playground.controller._on_evaluation
 
     def on_evaluation(event):
         before = playground.image.value
@@ -258,7 +259,7 @@ def test_the_picture_and_curve_update_before_the_first_round_ends(tmp_path, monk
         if playground.image.value is not before:
             shown.append((event.count, len(event.history.iteration_loss), event.image()))
 
-    monkeypatch.setattr(playground, "_on_evaluation", on_evaluation)
+    monkeypatch.setattr(playground.controller, "_on_evaluation", on_evaluation)
     playground.run()
     result = playground.wait(timeout=120)
     assert [count for count, _, _ in shown] == [3, 6, 9, 12][:len(shown)] and len(shown) >= 3
@@ -271,7 +272,7 @@ def test_the_picture_and_curve_update_before_the_first_round_ends(tmp_path, monk
 def test_staged_runs_show_progress_within_each_stage(tmp_path):
     playground = small_playground(tmp_path)
     playground.base = playground.base.replace(stages=((0.5, 6), (1.0, 6)))
-    playground._throttle.seconds = 0
+    playground.controller._throttle.seconds = 0
     heights = []
     playground.image.observe(lambda change: heights.append(decoded(change.new).shape[0]), "value")
     playground.run()
@@ -282,14 +283,19 @@ def test_staged_runs_show_progress_within_each_stage(tmp_path):
 
 
 def test_displaying_builds_and_traces_in_the_background_and_run_reuses_it(tmp_path, monkeypatch):
+    from nst_teach import clear_caches
+
+    clear_caches()  # another test may have traced these sizes already
     playground = small_playground(tmp_path, iterations=1)
     assert playground.prewarm.done is None  # nothing happens before it is shown
     playground._repr_mimebundle_()
     playground.prewarm.wait(timeout=120)
     assert playground.prewarm.done[0] == playground.settings().replace(iterations=1, maxfun=1)
     traced = []  # weighted_losses runs in Python only while a step is traced
-    original = optimize.weighted_losses
-    monkeypatch.setattr(optimize, "weighted_losses",
+    from nst_teach import evaluator
+
+    original = evaluator.weighted_losses
+    monkeypatch.setattr(evaluator, "weighted_losses",
                         lambda *args: traced.append(1) or original(*args))
     playground.run()
     assert playground.wait(timeout=120) is not None and traced == []
@@ -328,3 +334,47 @@ def test_a_quick_first_look_shows_first_and_the_run_starts_from_it(tmp_path, mon
     playground.preset.value = "book"
     assert not playground.first_look.value  # the book starts from the content image
     assert not Playground(optimize.BOOK.replace(backbone="hed-vgg16")).first_look.value
+
+
+def test_thumbnails_show_the_chosen_pictures_beside_their_pickers(tmp_path):
+    from nst_teach import data
+
+    playground = Playground(results_dir=tmp_path)
+
+    def looks_like(widget, image):
+        """The thumbnail is at most 96 px, has the picture's shape and its mean colour."""
+        thumbnail = decoded(widget.value)
+        assert max(thumbnail.shape[:2]) == 96
+        assert thumbnail.shape[1] / thumbnail.shape[0] == pytest.approx(
+            image.shape[1] / image.shape[0], rel=0.03)
+        np.testing.assert_allclose(thumbnail.mean(axis=(0, 1)), image.mean(axis=(0, 1)), atol=3)
+
+    looks_like(playground.content_thumbnail, data.example(playground.content.value))
+    looks_like(playground.style_thumbnail, data.example(playground.style.value))
+    playground.style.value = "swirls"
+    looks_like(playground.style_thumbnail, data.example("swirls"))
+    playground.content.value = "coffee"  # a landscape photo
+    looks_like(playground.content_thumbnail, data.example("coffee"))
+
+    upload(playground.content_upload, "red.png", png_of((255, 0, 0)))
+    assert np.all(decoded(playground.content_thumbnail.value) == (255, 0, 0))
+    upload(playground.content_upload, "red.png", png_of((0, 0, 255)))  # same name, new picture
+    assert np.all(decoded(playground.content_thumbnail.value) == (0, 0, 255))
+    looks_like(playground.style_thumbnail, data.example("swirls"))  # the other picker's stays
+
+
+def test_the_form_has_a_control_for_each_field_that_declares_one():
+    import dataclasses
+
+    from nst_teach import Settings
+
+    playground = Playground()
+    declared = [f.name for f in dataclasses.fields(Settings) if f.metadata["control"] is not None]
+    assert list(playground.form.controls) == declared
+    for name in declared:
+        field = Settings.__dataclass_fields__[name]
+        control = playground.form.controls[name]
+        assert control is getattr(playground, name)
+        assert control.description == field.metadata["control"].label
+        assert control.tooltip == field.metadata["help"]
+    assert playground.preserve_color.options == ("none", "luminance", "histogram", "post")

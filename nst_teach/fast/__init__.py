@@ -21,59 +21,31 @@ scaled down for a laptop CPU:
   optimisation, then plain supervised fitting), for comparison.
 
 The package has one module per part: `network` (build, save, load, apply),
-`photos` (training data), `training` (perceptual losses and the training loop)
-and `recipe` (the book's literal recipe); everything is importable from here.
+`photos` (training data), `settings` (`FastSettings`), `training` (perceptual
+losses and the training loop) and `recipe` (the book's literal recipe);
+everything is importable from here.
 
 Images going in and out of the network are RGB floats in [0, 255]; the VGG
 pre-processing happens inside the loss, so the network never sees it.
 """
 
-__all__ = [
-    "INFO_MEMBER", "MIN_SIDE", "PACKAGE", "InstanceNormalization", "ReflectionPadding2D",
-    "ResizeLike", "ToPixels", "build_network", "load_model", "save_model", "stylise",
-    "EXTRA_SKIMAGE_PHOTOS", "IMAGE_SUFFIXES", "PhotoSampler", "default_photos",
-    "photos_from_folder", "RecipeResult", "book_recipe", "EAGER_STEPS", "FAST_CONTENT_LAYER",
-    "FAST_STYLE_LAYERS", "FastHistory", "FastResult", "FastSettings", "PerceptualLoss",
-    "make_loss", "plot_fast_history", "save_fast_loss_plot", "style_targets", "train",
-    "vgg_input",
-]
+from .. import _lazy_names
 
-from .network import (  # noqa: F401
-    INFO_MEMBER,
-    MIN_SIDE,
-    PACKAGE,
-    InstanceNormalization,
-    ReflectionPadding2D,
-    ResizeLike,
-    ToPixels,
-    build_network,
-    load_model,
-    save_model,
-    stylise,
-)
-from .photos import (  # noqa: F401
-    EXTRA_SKIMAGE_PHOTOS,
-    IMAGE_SUFFIXES,
-    PhotoSampler,
-    default_photos,
-    photos_from_folder,
-)
-from .recipe import (  # noqa: F401
-    RecipeResult,
-    book_recipe,
-)
-from .training import (  # noqa: F401
-    EAGER_STEPS,
-    FAST_CONTENT_LAYER,
-    FAST_STYLE_LAYERS,
-    FastHistory,
-    FastResult,
-    FastSettings,
-    PerceptualLoss,
-    make_loss,
-    plot_fast_history,
-    save_fast_loss_plot,
-    style_targets,
-    train,
-    vgg_input,
-)
+_PUBLIC = {  # name -> the module that defines it; imported on first use, so that
+    # `nst_teach.fast.settings` (the command line's --help) does not start TensorFlow
+    **dict.fromkeys(("INFO_MEMBER", "MIN_SIDE", "PACKAGE", "InstanceNormalization",
+                     "ReflectionPadding2D", "ResizeLike", "ToPixels", "build_network",
+                     "load_model", "save_model", "stylise"), "network"),
+    **dict.fromkeys(("EXTRA_SKIMAGE_PHOTOS", "IMAGE_SUFFIXES", "PhotoSampler", "default_photos",
+                     "photos_from_folder"), "photos"),
+    **dict.fromkeys(("RecipeResult", "book_recipe"), "recipe"),
+    **dict.fromkeys(("FAST_CONTENT_LAYER", "FAST_STYLE_LAYERS", "FastSettings"), "settings"),
+    **dict.fromkeys(("EAGER_STEPS", "FastHistory", "FastResult", "PerceptualLoss", "make_loss",
+                     "plot_fast_history", "save_fast_loss_plot", "style_targets", "train",
+                     "vgg_input"), "training"),
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+__getattr__, __dir__ = _lazy_names(__name__, _PUBLIC, globals())

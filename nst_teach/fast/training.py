@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 __all__ = [
-    "FastSettings", "vgg_input", "style_targets", "PerceptualLoss", "make_loss", "FastHistory",
+    "vgg_input", "style_targets", "PerceptualLoss", "make_loss", "FastHistory",
     "FastResult", "train", "save_fast_loss_plot", "plot_fast_history",
 ]
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -18,92 +17,18 @@ import numpy as np
 from ..tensorflow_setup import keras, tf
 from .. import images
 from ..backbones import load_backbone
-from ..config import CONVOLUTIONS
 from ..features import feature_extractor
 from ..images import IMAGENET_MEAN_BGR
 from ..losses import content_loss, gram_matrix, style_loss, total_variation_loss
 from .network import build_network, load_model, save_model
 from .photos import PhotoSampler, default_photos, photos_from_folder
+from .settings import FastSettings
 
 EAGER_STEPS = 20  # runs of at most this many steps skip tracing (see `train`)
-# Johnson et al.'s layers (relu2_2 for content; relu1_2 ... relu4_3 for style).
-# Keras' VGG layers include their ReLU, so `block2_conv2` *is* relu2_2, and the
-# names exist in VGG16 (hed-vgg16) and VGG19 alike.
-FAST_CONTENT_LAYER = "block2_conv2"
-FAST_STYLE_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3")
 
 # --------------------------------------------------------------------------
 # The perceptual losses, for batches
 # --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FastSettings:
-    """What decides a training run of a style network.
-
-    The loss weights differ from the book's because the terms are measured
-    differently here (see `PerceptualLoss`): each term is a *relative* error,
-    about 1 when far off and 0 when matched, and an average over the batch,
-    so the weights do not change with the crop size, the batch size or the
-    backbone. How to read them: the photo itself scores content 0 and style
-    about 1 (relative Gram error against the painting), i.e. a total of
-    `style_weight`; an output that forgets the photo scores content about 1.
-    With `style_weight=2` neither extreme is a good deal, and the network
-    has to find the compromise: a stylised photo. Raise it (3-5) for
-    stronger stylisation, lower it (1) to keep more of the photo.
-    `tv_weight` multiplies the mean total variation per pixel, which is
-    about 2e4 for a photo: 1e-6 smooths speckles without blurring.
-
-    Taught in notebook 08.
-    """
-
-    size: int = 128  # training crops are size x size pixels
-    style_size: int | None = None  # shorter side of the style image (default: size * 2)
-    batch_size: int = 4
-    steps: int = 2000
-    learning_rate: float = 2e-3
-    content_weight: float = 1.0
-    style_weight: float = 2.0
-    tv_weight: float = 1e-6
-    content_layer: str = FAST_CONTENT_LAYER
-    style_layers: tuple = FAST_STYLE_LAYERS
-    backbone: str = "auto"
-    weights: str | None = None
-    filters: tuple = (16, 32, 64)
-    residual_blocks: int = 3
-    jitter: float = 0.1
-    seed: int = 0
-    checkpoint_every: int = 100  # steps between checkpoints (and loss-curve updates)
-    convolution: str = "winograd"  # speed only: see nst_teach.winograd; "direct" for TensorFlow's
-
-    def __post_init__(self):
-        object.__setattr__(self, "style_layers", tuple(self.style_layers))
-        object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
-        for name, low in (("size", 16), ("batch_size", 1), ("steps", 1), ("residual_blocks", 0),
-                          ("checkpoint_every", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        if self.style_size is not None and (not isinstance(self.style_size, int)
-                                            or self.style_size < 16):
-            raise ValueError(f"style_size must be an integer >= 16 or None, got {self.style_size!r}")
-        for name in ("learning_rate", "content_weight", "style_weight", "tv_weight", "jitter"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if len(self.filters) != 3 or min(self.filters) < 1:
-            raise ValueError(f"filters must be three positive integers, got {self.filters!r}")
-        if not self.style_layers:
-            raise ValueError(f"style_layers must name at least one layer, e.g. {FAST_STYLE_LAYERS}")
-        if self.convolution not in CONVOLUTIONS:
-            raise ValueError(f"convolution must be one of {CONVOLUTIONS}, got {self.convolution!r}")
-
-    def replace(self, **changes):
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self):
-        return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in dataclasses.asdict(self).items()}
 
 
 def vgg_input(rgb):

@@ -10,14 +10,13 @@ import importlib.util
 import os
 import secrets
 import shutil
-import socket
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.servers import free_port, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "07_playground.ipynb"
@@ -36,12 +35,6 @@ pytestmark = [
 ]
 
 
-def free_port():
-    with socket.socket() as probe:  # binding is local; the test's network guard allows it
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def jupyterlab(tmp_path):
     """A JupyterLab server on loopback serving a copy of notebook 07 in fast mode."""
@@ -54,34 +47,11 @@ def jupyterlab(tmp_path):
            "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-workspaces")}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-         f"--port={port}", "--allow-root", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={tmp_path}"],
-        env=env, stderr=subprocess.PIPE, text=True,
-    )
-    log = []
-    ready = threading.Event()
-
-    def read_log():
-        for line in server.stderr:
-            log.append(line)
-            if f"127.0.0.1:{port}/lab" in line:
-                ready.set()
-
-    threading.Thread(target=read_log, daemon=True).start()
-    try:
-        deadline = time.monotonic() + 90
-        while not ready.wait(0.5):
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("JupyterLab did not start:\n" + "".join(log[-30:]))
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
+               f"--port={port}", "--allow-root", f"--IdentityProvider.token={token}",
+               f"--ServerApp.root_dir={tmp_path}"]
+    with serving(command, f"127.0.0.1:{port}/lab", env=env, timeout=90, name="JupyterLab"):
         yield f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK.name}?token={token}"
-    finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 def accept_kernel_dialog(page):
@@ -96,8 +66,8 @@ def accept_kernel_dialog(page):
 
 def image_sources(page):
     """The `src` of the playground's current image and of its loss plot."""
-    images = page.locator("img.widget-image")
-    return images.nth(0).get_attribute("src"), images.nth(1).get_attribute("src")
+    return tuple(page.locator(f"img.{name}").first.get_attribute("src")
+                 for name in ("nst-result", "nst-loss-plot"))
 
 
 def wait_for_change(page, before, timeout=120):

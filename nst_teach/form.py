@@ -1,0 +1,101 @@
+"""The playground's form: one control per `Settings` field that declares one.
+
+Made from the schema (`nst_teach.schema.Control` in each field's
+declaration, `nst_teach.config`): a field that gains a control there appears
+here, in its group, with its label and help text as tooltip. Fields without
+a control keep the value of the settings the form started from.
+"""
+
+from __future__ import annotations
+
+__all__ = ["layer_names", "make_control", "SettingsForm"]
+
+import dataclasses
+
+import ipywidgets as w
+
+from .config import Settings, vgg_layer_names
+from .schema import Optional
+
+LABEL_WIDTH = "100px"  # long enough for every label
+
+
+def layer_names(backbone):
+    """Convolution layer names of a backbone, without building it.
+
+    ``auto`` may become VGG16 (hed-vgg16), so it offers the layers both share.
+
+    Used by `nst_teach.form`.
+    """
+    return list(vgg_layer_names("vgg19" if backbone in ("vgg19", "random") else "vgg16"))
+
+
+def make_control(field, value, backbone):
+    """The widget that `field`'s `Control` describes, showing `value`.
+
+    `backbone` decides which layer names a layer menu offers.
+    Used by `nst_teach.form`.
+    """
+    control, check = field.metadata["control"], field.metadata["check"]
+    check = check.check if isinstance(check, Optional) else check
+    common = dict(description=control.label or field.name, tooltip=field.metadata["help"])
+    if control.kind == "slider":
+        kind = w.IntSlider if isinstance(field.default, int) else w.FloatSlider
+        return kind(value=value, min=control.low, max=control.high, step=control.step, **common)
+    if control.kind == "log":
+        return w.FloatLogSlider(value=value, base=10, min=control.low, max=control.high, step=0.1,
+                                readout_format=".1e", **common)
+    if control.kind == "menu":
+        return w.Dropdown(options=check.options, value=value, **common)
+    if control.kind == "number":
+        return w.IntText(value=value, **common)
+    if control.kind == "layer":
+        return w.Dropdown(options=layer_names(backbone), value=value, **common)
+    if control.kind == "layers":
+        return w.SelectMultiple(options=layer_names(backbone), value=value, rows=8, **common)
+    raise ValueError(f"{field.name}: unknown control kind {control.kind!r}")
+
+
+class SettingsForm:
+    """The controls of every `Settings` field that declares one, grouped as declared.
+
+    `controls` maps a field's name to its widget; `groups` maps a group
+    ("size", "weights", "layers", "beyond") to its widgets in field order.
+    `settings(base)` is `base` with each control's value: a field without a
+    control keeps its value. A change of backbone offers that backbone's layers.
+
+    Used by `nst_teach.widgets`.
+    """
+
+    def __init__(self, settings):
+        self.controls, self.groups = {}, {}
+        for field in dataclasses.fields(Settings):
+            control = field.metadata.get("control")
+            if control is None:
+                continue
+            widget = make_control(field, getattr(settings, field.name), settings.backbone)
+            widget.style.description_width = LABEL_WIDTH
+            self.controls[field.name] = widget
+            self.groups.setdefault(control.group, []).append(widget)
+        self.controls["backbone"].observe(self._on_backbone, "value")
+
+    def settings(self, base):
+        """`base` with every control's value (raises `ValueError` if invalid)."""
+        changes = {name: widget.value for name, widget in self.controls.items()}
+        if changes["style_layers"] != base.style_layers:
+            changes["style_layer_weights"] = None  # one weight per layer no longer fits
+        return base.replace(**changes)
+
+    def show(self, settings):
+        """Set every control but the backbone's to the value in `settings`."""
+        for name, widget in self.controls.items():
+            if name != "backbone":
+                widget.value = getattr(settings, name)
+
+    def _on_backbone(self, change):
+        names = layer_names(change.new)
+        content_layer, style_layers = self.controls["content_layer"], self.controls["style_layers"]
+        content = content_layer.value if content_layer.value in names else "block5_conv2"
+        style = tuple(name for name in style_layers.value if name in names)
+        content_layer.options, content_layer.value = names, content
+        style_layers.options, style_layers.value = names, style
