@@ -45,15 +45,18 @@ def book_route(photo, painting, settings, judge):
     """The book's schedule; the judge's scores of every round's picture, with its time."""
     from nst_teach import transfer
 
-    start, judging, rounds = time.perf_counter(), [0.0], []
+    start, judging, rounds, evaluations = time.perf_counter(), [0.0], [], [0]
 
     def callback(iteration, loss, image):
         now = time.perf_counter()
         rounds.append({"iteration": iteration, "seconds": round(now - start - judging[0], 2),
-                       "loss": loss, **judge(image)})
+                       "evaluations": evaluations[0], "loss": loss, **judge(image)})
         judging[0] += time.perf_counter() - now  # judging is not the optimisation's time
 
-    transfer(photo, painting, settings, callback=callback)
+    def count(event):
+        evaluations[0] += 1
+
+    transfer(photo, painting, settings, callback=callback, on_evaluation=count)
     return rounds
 
 
@@ -64,7 +67,10 @@ def coarse_route(photo, painting, settings, stages, judge):
     start = time.perf_counter()
     result = coarse_to_fine(photo, painting, settings, stages=stages)
     seconds = time.perf_counter() - start
-    return {"stages": stages, "seconds": round(seconds, 2),
+    full = result.image.shape[0]
+    equivalent = sum(history.n_evaluations * (height / full) ** 2
+                     for height, history in result.stage_histories)
+    return {"stages": stages, "seconds": round(seconds, 2), "evaluations": round(equivalent, 1),
             "loss": result.history.evaluations["total"][-1], **judge(result.image)}
 
 
@@ -99,17 +105,20 @@ def main(argv=None):
     out.write_text(json.dumps({"args": vars(args), "book": book, "coarse_to_fine": runs}, indent=1))
 
     print(f"{args.content} x {args.style}, {settings.height} px, {args.backbone}, book's losses\n")
-    print("| route | seconds | share of the book's time | style | content | grain | loss |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| route | full-size evaluations | seconds | share of the book's time | style | content "
+          "| grain | loss |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in book:
         if row["iteration"] in (0, 4, 9, len(book) - 1):
-            print(f"| book, after round {row['iteration'] + 1} | {row['seconds']:.0f} | "
+            print(f"| book, after round {row['iteration'] + 1} | {row['evaluations']} | "
+                  f"{row['seconds']:.0f} | "
                   f"{row['seconds'] / final['seconds']:.0%} | {row['style']:.4f} | "
                   f"{row['content']:.3f} | {row['grain']:.2f} | {row['loss']:.4g} |")
     for run in runs:
         name = " + ".join(f"{n} at {f:g}" for f, n in run["stages"])
         mark = " (reaches the book's picture)" if run["reaches_book_picture"] else ""
-        print(f"| coarse to fine: {name}{mark} | {run['seconds']:.0f} | "
+        print(f"| coarse to fine: {name}{mark} | {run['evaluations']:g} (equivalent) | "
+              f"{run['seconds']:.0f} | "
               f"{run['share_of_book_time']:.0%} | {run['style']:.4f} | {run['content']:.3f} | "
               f"{run['grain']:.2f} | {run['loss']:.4g} |")
 

@@ -24,7 +24,10 @@ def plot_loss_history(history, ax=None, title="Loss during the optimisation"):
     """The total loss and each weighted component per evaluation, on a log scale.
 
     Dotted vertical lines mark where each L-BFGS restart (the book's
-    iterations) ended.
+    iterations) ended. `history` may also be a coarse-to-fine run's
+    `Result.stage_histories`: the stages are then drawn one after another,
+    each labelled with its height. (A smaller stage's losses are smaller:
+    they are sums over fewer positions.)
 
     Taught in notebooks 05 and 06.
     """
@@ -32,18 +35,29 @@ def plot_loss_history(history, ax=None, title="Loss during the optimisation"):
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
-    evaluations = range(1, history.n_evaluations + 1)
-    for name in COMPONENTS:
-        values = history.evaluations[name]
-        if any(0 < v < math.inf for v in values):
-            ax.plot(evaluations, values, color=COLOURS[name], label=LABELS[name],
-                    linewidth=2 if name == "total" else 1.2)
-    for end in history.iteration_evaluations[:-1]:
-        ax.axvline(end + 0.5, color="0.85", linestyle=":", linewidth=1)
+    stages = list(history) if isinstance(history, (list, tuple)) else [(None, history)]
+    first = 1  # the number of a stage's first evaluation
+    for index, (height, stage) in enumerate(stages):
+        evaluations = range(first, first + stage.n_evaluations)
+        for name in COMPONENTS:
+            values = stage.evaluations[name]
+            if any(0 < v < math.inf for v in values):
+                ax.plot(evaluations, values, color=COLOURS[name],
+                        label=LABELS[name] if index == 0 else None,
+                        linewidth=2 if name == "total" else 1.2)
+        if height is None:
+            for end in stage.iteration_evaluations[:-1]:
+                ax.axvline(first + end - 0.5, color="0.85", linestyle=":", linewidth=1)
+        else:
+            if index:
+                ax.axvline(first - 0.5, color="0.6", linewidth=1)
+            ax.annotate(f"{height} px", (first, 1), xycoords=("data", "axes fraction"),
+                        xytext=(3, -3), textcoords="offset points", va="top", fontsize=8)
+        first += stage.n_evaluations
     ax.set_yscale("log")
     # The content loss starts at exactly 0 (we start from the content image):
     # keep the log axis on the range where the total loss lives.
-    totals = [v for v in history.evaluations["total"] if 0 < v < math.inf]
+    totals = [v for _, stage in stages for v in stage.evaluations["total"] if 0 < v < math.inf]
     ax.set_ylim(bottom=1e-3 * min(totals, default=1.0))
     ax.set_xlabel("loss evaluation")
     ax.set_ylabel("weighted loss")
@@ -54,7 +68,7 @@ def plot_loss_history(history, ax=None, title="Loss during the optimisation"):
 
 
 def save_loss_plot(history, path, title="Loss during the optimisation"):
-    """Write `plot_loss_history` to a PNG file without needing a display, atomically.
+    """Write `plot_loss_history` (of a History or of stages) to a PNG file, atomically, without a display.
 
     Used by the command line.
     """

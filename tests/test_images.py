@@ -284,3 +284,27 @@ def test_fuzz_load_image_corrupt_files_give_image_error(tmp_path_factory, data, 
             assert "f.png" in str(error)
             continue
         assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
+
+
+def test_a_staged_runs_loss_curve_draws_every_stage_one_after_another():
+    from matplotlib.figure import Figure
+
+    from nst_teach.optimize import History
+    from nst_teach.plotting import plot_loss_history
+
+    stages = []
+    for height, totals in ((64, (8.0, 4.0, 3.0)), (128, (30.0, 20.0))):
+        history = History()
+        for value in totals:
+            for name in ("total", "content", "style", "tv"):
+                history.evaluations[name].append(value)
+        history.record_iteration(totals[-1], 1.0)
+        stages.append((height, history))
+    ax = plot_loss_history(stages, Figure().add_subplot())
+    total = [line for line in ax.lines if line.get_color() == "black"]
+    assert [list(line.get_xdata()) for line in total] == [[1, 2, 3], [4, 5]]
+    assert [list(line.get_ydata()) for line in total] == [[8.0, 4.0, 3.0], [30.0, 20.0]]
+    boundaries = [line.get_xdata()[0] for line in ax.lines if line.get_color() == "0.6"]
+    assert boundaries == [3.5]  # between the last 64-px and the first 128-px evaluation
+    assert [text.get_text() for text in ax.texts] == ["64 px", "128 px"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["total", "content", "style", "total variation"]
