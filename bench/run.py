@@ -274,28 +274,23 @@ def bench_layers(height, repeats):
 
 def run_book_schedule(height, iterations=20):
     """The book's 20 x 20 restarted L-BFGS at `height`, with nst_teach's evaluation."""
-    from nst_teach import transfer
+    from nst_teach import Evaluation, transfer
 
     timeline = []
     start = time.perf_counter()
 
-    def hook(evaluator):
-        inner = evaluator.loss_and_grads
-
-        def recorded(x):
-            parts, grad = inner(x)
-            timeline.append((time.perf_counter() - start, parts["total"]))
-            return parts, grad
-
-        evaluator.loss_and_grads = recorded
+    def on_event(event):
+        if isinstance(event, Evaluation):
+            timeline.append((time.perf_counter() - start, event.loss))
 
     result = transfer(CONTENT, STYLE, height=height, iterations=iterations, backbone="random",
-                      evaluator_hook=hook)
+                      on_event=on_event)
     return result, timeline, time.perf_counter() - start
 
 
 def run_fast_route(height, target=None, stages=None):
     """nst_teach's fast route (`nst_teach.schedule.coarse_to_fine`) to the book's quality."""
+    from nst_teach import Evaluation
     from nst_teach.schedule import coarse_to_fine
 
     timeline = []  # (seconds, loss at full size) of the full-size stage only
@@ -303,7 +298,9 @@ def run_fast_route(height, target=None, stages=None):
 
     stage_evaluations = {}
 
-    def on_evaluation(event):
+    def on_event(event):
+        if not isinstance(event, Evaluation):
+            return
         stage_evaluations[event.height] = stage_evaluations.get(event.height, 0) + 1
         if event.height == height:
             timeline.append((time.perf_counter() - start, event.loss))
@@ -311,7 +308,7 @@ def run_fast_route(height, target=None, stages=None):
     from nst_teach.schedule import FAST_STAGES
 
     result = coarse_to_fine(CONTENT, STYLE, height=height, backbone="random",
-                           stages=stages or FAST_STAGES, on_evaluation=on_evaluation,
+                           stages=stages or FAST_STAGES, on_event=on_event,
                            target_loss=target)
     result.stage_evaluations = stage_evaluations
     return result, timeline, time.perf_counter() - start

@@ -43,20 +43,20 @@ BUDGETS = (  # coarse-to-fine stages to try: ((fraction of the height, evaluatio
 
 def book_route(photo, painting, settings, judge):
     """The book's schedule; the judge's scores of every round's picture, with its time."""
-    from nst_teach import transfer
+    from nst_teach import Evaluation, transfer
 
     start, judging, rounds, evaluations = time.perf_counter(), [0.0], [], [0]
 
-    def callback(iteration, loss, image):
+    def on_event(event):
+        if isinstance(event, Evaluation):
+            evaluations[0] += 1
+            return
         now = time.perf_counter()
-        rounds.append({"iteration": iteration, "seconds": round(now - start - judging[0], 2),
-                       "evaluations": evaluations[0], "loss": loss, **judge(image)})
+        rounds.append({"iteration": event.index, "seconds": round(now - start - judging[0], 2),
+                       "evaluations": evaluations[0], "loss": event.loss, **judge(event.image)})
         judging[0] += time.perf_counter() - now  # judging is not the optimisation's time
 
-    def count(event):
-        evaluations[0] += 1
-
-    transfer(photo, painting, settings, callback=callback, on_evaluation=count)
+    transfer(photo, painting, settings, on_event=on_event)
     return rounds
 
 

@@ -28,6 +28,7 @@ _PUBLIC = {  # name -> the module that defines it
     "Evaluator": "evaluator", "History": "evaluator", "LossNotFinite": "evaluator",
     "StopRun": "evaluator", "setup": "problem", "warm_up": "problem",
     "Result": "optimize", "transfer": "optimize", "Evaluation": "progress",
+    "Round": "progress", "TrainingStep": "progress",
     "coarse_to_fine": "schedule",
 }
 

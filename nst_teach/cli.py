@@ -304,7 +304,7 @@ def run_transfer(args, signals):
     try:
         prefix = output.with_suffix("") if args.save_every_iteration else None
         result = transfer(**inputs, save_prefix=prefix, progress=not args.quiet,
-                          on_evaluation=preview)
+                          on_event=preview)
     except LossNotFinite as error:
         signals.hold()
         kept = ""

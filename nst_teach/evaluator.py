@@ -99,7 +99,9 @@ class Evaluator:
         self.grad_values = None
         self.best_x, self.best_loss = None, np.inf
         self.stop_requested = False
-        self.on_evaluation = None  # called with the number of evaluations so far
+        # called with the number of evaluations so far: the optimisers' hook (a run's
+        # listeners get `nst_teach.progress.Evaluation` events through ``on_event`` instead)
+        self.on_evaluation = None
         self.budget = None  # at most this many evaluations, if set
 
     def loss(self, x):
@@ -219,11 +221,14 @@ def _trace_step(extractor, settings, jit_compile):
 
 
 def evaluation_event(evaluator, problem, stage=0):
-    """The `Evaluation` that `on_evaluation` listeners get after the evaluator's latest.
+    """The `Evaluation` that ``on_event`` listeners get after the evaluator's latest.
+
+    Its ``stop()`` is the evaluator's: the run ends at its next evaluation.
 
     Used by `nst_teach.optimize` and `nst_teach.schedule`.
     """
     history = evaluator.history
     return Evaluation(history.n_evaluations, {name: history.evaluations[name][-1] for name in COMPONENTS},
-                      problem.shape[1], stage, history, lambda: problem.image(evaluator.best_x))
+                      problem.shape[1], stage, history, lambda: problem.image(evaluator.best_x),
+                      evaluator.stop)
 

@@ -32,7 +32,7 @@ from .evaluator import (COMPONENTS, BudgetSpent, Evaluator, History, LossNotFini
                         traced_step)
 from .optimizers import OPTIMIZERS, adam, continuous_lbfgs, restarted_lbfgs
 from .problem import Problem, prepare_images, setup, warm_up
-from .progress import progress_bar
+from .progress import ProgressBar, Round, combine, emit, reject_old_listeners
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Result:
     content: np.ndarray  # the resized content and style images the run used
     style: np.ndarray
     saved: list = field(default_factory=list)
-    stopped: bool = False  # ended early by Ctrl-C, a callback or Evaluator.stop
+    stopped: bool = False  # ended early by Ctrl-C or a stop (event.stop(), Evaluator.stop)
     stage_histories: list = field(default_factory=list)  # coarse to fine: (height, History) per stage
 
     @property
@@ -57,20 +57,19 @@ class Result:
         return self.history.iteration_loss[-1] if self.history.iteration_loss else None
 
 
-def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
-             progress=False, evaluator_hook=None, mask=None, init_image=None,
-             on_evaluation=None, **changes):
+def transfer(content, style, settings=BOOK, *, on_event=None, save_prefix=None,
+             progress=False, mask=None, init_image=None, **changes):
     """Stylise `content` with `style` by the book's restarted L-BFGS (or `settings.optimizer`).
 
     After each of the `settings.iterations` rounds of
     ``fmin_l_bfgs_b(maxfun=settings.maxfun)`` the image may be saved and
-    `callback` is called. Ctrl-C, a stopping callback or ``evaluator.stop()``
+    `on_event` gets a `nst_teach.progress.Round`. Ctrl-C or ``event.stop()``
     end the run early: the result then holds the best image seen so far and
     ``stopped=True``. With `settings.optimizer` "lbfgs" or "adam" the same
     ``iterations x maxfun`` evaluations are spent, and every `maxfun` of them
     count as an iteration. With `settings.stages` the run goes coarse to fine
-    instead (`nst_teach.schedule.coarse_to_fine`): the callback, the saved
-    images and `evaluator_hook` then come once per stage.
+    instead (`nst_teach.schedule.coarse_to_fine`): the rounds and the saved
+    images then come once per stage.
 
     Parameters
     ----------
@@ -81,19 +80,18 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
     settings : Settings
         Default the book's; keyword `changes` override single fields
         (``transfer(c, s, height=256)``, aliases such as ``preserve_colour`` too).
-    callback : callable, optional
-        ``callback(iteration, loss, image)`` after each round; a truthy return stops.
+    on_event : callable, optional
+        ``on_event(event)``, called with a `nst_teach.progress.Evaluation` after
+        every loss evaluation (count, losses, ``image()``: progress between
+        rounds, for a live picture) and a `nst_teach.progress.Round` after every
+        round (its index, loss and image); ``event.stop()`` or a truthy return
+        ends the run.
     save_prefix : str or Path, optional
         Save each round's image as ``<save_prefix>_at_iteration_<i>.png`` (atomically).
     progress : bool
         Show a progress bar.
-    evaluator_hook : callable, optional
-        Called with the `nst_teach.evaluator.Evaluator` when the run starts.
     mask, init_image
         A region for the style, or a starting image: see `nst_teach.problem.setup`.
-    on_evaluation : callable, optional
-        Called after every loss evaluation with a `nst_teach.progress.Evaluation`
-        (count, losses, ``image()``): progress between rounds, for a live picture.
 
     Returns
     -------
@@ -110,22 +108,21 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
 
     Taught in notebooks 01 and 02.
     """
+    reject_old_listeners("transfer", changes)
     settings = settings.replace(**changes) if changes else settings
     if settings.stages is not None:
         from .schedule import coarse_to_fine
 
-        return coarse_to_fine(content, style, settings, callback=callback, save_prefix=save_prefix,
-                              progress=progress, evaluator_hook=evaluator_hook, mask=mask,
-                              init_image=init_image, on_evaluation=on_evaluation)
+        return coarse_to_fine(content, style, settings, on_event=on_event, save_prefix=save_prefix,
+                              progress=progress, mask=mask, init_image=init_image)
     problem = setup(content, style, settings, mask=mask, init_image=init_image)
     evaluator = Evaluator(problem.loss_and_grads)
-    if on_evaluation is not None:
-        evaluator.on_evaluation = lambda n: on_evaluation(evaluation_event(evaluator, problem))
-    if evaluator_hook:
-        evaluator_hook(evaluator)
+    bar = ProgressBar(settings.iterations, Round) if progress else None
+    listener = combine(bar, on_event)
+    if listener is not None:
+        evaluator.on_evaluation = lambda n: emit(listener, evaluation_event(evaluator, problem))
     result = Result(problem.image(problem.x0), evaluator.history, settings, problem.backbone,
                     problem.content, problem.style)
-    bar = progress_bar(settings.iterations) if progress else None
     clock = [time.perf_counter()]
 
     def end_of_iteration(i, x, loss):
@@ -135,10 +132,9 @@ def transfer(content, style, settings=BOOK, *, callback=None, save_prefix=None,
         if save_prefix is not None:
             path = Path(f"{save_prefix}_at_iteration_{i}.png")
             result.saved.append(images.save_image(result.image, path))
-        if bar is not None:
-            bar.set_postfix(loss=f"{float(loss):.4g}")
-            bar.update()
-        if callback is not None and callback(i, float(loss), result.image):
+        emit(listener, Round(i, settings.iterations, "iteration", {"total": float(loss)},
+                             result.image, problem.shape[1], result.history, evaluator.stop))
+        if evaluator.stop_requested:
             raise StopRun
 
     try:

@@ -39,7 +39,7 @@ def continuous_lbfgs(evaluator, x, settings, end_of_iteration):
     """One L-BFGS run over all `iterations x maxfun` evaluations, no early stop.
 
     It keeps its curvature memory throughout; every `maxfun` evaluations
-    count as an iteration (for callbacks and saved images), showing the best
+    count as an iteration (for `Round` events and saved images), showing the best
     image so far.
 
     Used by `nst_teach.optimizers` (`OPTIMIZERS`).

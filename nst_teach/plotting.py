@@ -80,7 +80,7 @@ def plot_png(draw, path=None, figsize=(7, 4), dpi=100):
 
     The figure is made without pyplot, so this works without a display and
     from a background thread (the playground's runs). Used by
-    `nst_teach.widgets`, `nst_teach.fast.training` and `nst_teach.plotting`.
+    `nst_teach.widgets`, `nst_teach.fast.history` and `nst_teach.plotting`.
     """
     from matplotlib.figure import Figure
 

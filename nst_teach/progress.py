@@ -1,9 +1,19 @@
-"""Progress as it happens: one event per loss evaluation, and how often to show it.
+"""Progress as it happens: one event interface for every long run, and how to show it.
 
 A round of the book's L-BFGS takes 20 evaluations, seconds to minutes on a
-laptop; a student who sees nothing until it ends thinks the run is stuck.
-`transfer` and `coarse_to_fine` therefore call ``on_evaluation(event)`` after
-every evaluation with an `Evaluation`; `Throttle` decides when to redraw, and
+laptop; training a style network takes hundreds of steps. A student who sees
+nothing until it ends thinks the run is stuck. Every long run therefore takes
+one listener, ``on_event(event)``, and calls it with a typed event:
+
+- `Evaluation` after every loss evaluation (`transfer`, `coarse_to_fine`);
+- `Round` after every round of the book's L-BFGS, or every stage of a
+  coarse-to-fine run, with that round's image;
+- `TrainingStep` after every step of `nst_teach.fast.train`.
+
+Every event can end its run: call ``event.stop()`` (or return a truthy
+value); the run then ends with the best image (or the network trained so far)
+kept and ``stopped=True``. `combine` joins several listeners into one;
+`ProgressBar` draws a tqdm bar, `Throttle` decides when to redraw, and
 `PreviewFile` writes the command line's ``--preview`` picture. The run itself
 (its history, saved files and result) is the same with or without a listener.
 Taught in notebook 07 (the playground).
@@ -11,17 +21,34 @@ Taught in notebook 07 (the playground).
 
 from __future__ import annotations
 
-__all__ = ["Evaluation", "Throttle", "PreviewFile", "progress_bar"]
+__all__ = ["Evaluation", "Round", "TrainingStep", "combine", "emit", "reject_old_listeners", "Throttle", "PreviewFile",
+           "ProgressBar"]
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 
+def _nothing():
+    pass
+
+
+class _Event:
+    """What every event has: `stop()`, and `loss`, the weighted total of `losses`."""
+
+    def stop(self):
+        """End the run: at its next evaluation or step; the best result so far is kept."""
+        self.stop_run()
+
+    @property
+    def loss(self):
+        return self.losses["total"]
+
+
 @dataclass(frozen=True)
-class Evaluation:
-    """One loss evaluation of a run, as ``on_evaluation`` receives it (notebook 07's playground).
+class Evaluation(_Event):
+    """One loss evaluation of a run, as ``on_event`` receives it (notebook 07's playground).
 
     `count` counts evaluations in this stage (the whole run without stages),
     `losses` holds the weighted ``total``, ``content``, ``style`` and ``tv``
@@ -38,10 +65,89 @@ class Evaluation:
     stage: int  # 0 without stages
     history: object
     image: Callable
+    stop_run: Callable = field(default=_nothing, repr=False, compare=False)
 
-    @property
-    def loss(self):
-        return self.losses["total"]
+
+@dataclass(frozen=True)
+class Round(_Event):
+    """A round of the book's L-BFGS (`unit` "iteration") or a stage of a coarse-to-fine run ("stage") ended.
+
+    `index` counts from 0 up to `total` - 1; `image` is the round's image (RGB
+    uint8, the one saved with ``save_prefix``), `losses` holds its loss as
+    ``{"total": ...}``, `history` the run's (the stage's) `History`, with
+    this round recorded. Used by `nst_teach.optimize` and `nst_teach.schedule`.
+    """
+
+    index: int
+    total: int
+    unit: str
+    losses: dict
+    image: object
+    height: int
+    history: object
+    stop_run: Callable = field(default=_nothing, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class TrainingStep(_Event):
+    """A training step of `nst_teach.fast.train` ended (steps count from 1 up to `total`).
+
+    `losses` are the step's weighted ``total``, ``content``, ``style`` and
+    ``tv``; `model` is the network being trained. Used by `nst_teach.fast.training`.
+    """
+
+    step: int
+    total: int
+    losses: dict
+    model: object
+    stop_run: Callable = field(default=_nothing, repr=False, compare=False)
+
+
+def combine(*listeners):
+    """One ``on_event`` listener calling each of `listeners` (None ones skipped) in turn.
+
+    It returns True if any of them did (a truthy return stops the run, as
+    ``event.stop()`` does); None if there is no listener at all.
+    Used by `nst_teach.optimize`, `nst_teach.schedule` and `nst_teach.fast.training`.
+    """
+    listeners = [listener for listener in listeners if listener is not None]
+    if not listeners:
+        return None
+
+    def listener(event):
+        return any([bool(each(event)) for each in listeners])  # a list: every one is called
+
+    return listener
+
+
+OLD_LISTENERS = {
+    "callback": "on_event=, which gets a Round after every round or stage (event.index, "
+                "event.loss, event.image) or a TrainingStep after every training step; "
+                "event.stop() ends the run",
+    "on_evaluation": "on_event=, which gets the same Evaluation events (and Round events too)",
+    "evaluator_hook": "on_event=: every event has stop(), which ends the run",
+    "stop": "on_event=: call event.stop() in it (from a flag another thread sets)",
+}
+
+
+def reject_old_listeners(run, changes):
+    """A clear error for the listener keywords that ``on_event`` replaced (`changes` are keywords).
+
+    Used by `nst_teach.optimize`, `nst_teach.schedule` and `nst_teach.fast.training`.
+    """
+    for name in OLD_LISTENERS:
+        if name in changes:
+            raise TypeError(f"{run}() takes no {name}= any more: pass {OLD_LISTENERS[name]} "
+                            "(nst_teach.progress)")
+
+
+def emit(listener, event):
+    """Give `event` to `listener` (if any); a truthy answer stops the run like ``event.stop()``.
+
+    Used by `nst_teach.optimize`, `nst_teach.schedule` and `nst_teach.fast.training`.
+    """
+    if listener is not None and listener(event):
+        event.stop()
 
 
 class Throttle:
@@ -72,7 +178,7 @@ class Throttle:
 
 
 class PreviewFile:
-    """An ``on_evaluation`` listener that rewrites an image file at most every `seconds`.
+    """An ``on_event`` listener that rewrites an image file at most every `seconds`.
 
     The first evaluation is written at once, so a picture is there as soon as
     the run starts. The file is replaced atomically
@@ -91,6 +197,8 @@ class PreviewFile:
         self.written = 0
 
     def __call__(self, event):
+        if not isinstance(event, Evaluation):
+            return
         now = self.clock()
         if self._last is not None and now - self._last < self.seconds:
             return
@@ -100,11 +208,33 @@ class PreviewFile:
         self._last, self.written = now, self.written + 1
 
 
-def progress_bar(total, unit="it"):
-    """A tqdm bar over `total` rounds (or evaluations) of a style transfer.
+class ProgressBar:
+    """An ``on_event`` listener drawing a tqdm bar that advances on each event of type `counts`.
 
-    Used by `nst_teach.optimize` and `nst_teach.schedule`.
+    `transfer` counts `Round` events, `coarse_to_fine` `Evaluation` events
+    (a stage's evaluations are what takes time), `nst_teach.fast.train`
+    `TrainingStep` events. Call `close()` when the run ends.
+
+    Used by `nst_teach.optimize`, `nst_teach.schedule` and `nst_teach.fast.training`.
     """
-    from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit=unit, desc="style transfer")
+    def __init__(self, total, counts, unit="it", desc="style transfer", initial=0):
+        from tqdm.auto import tqdm
+
+        self.counts = counts
+        self.bar = tqdm(total=total, initial=initial, unit=unit, desc=desc)
+
+    def __call__(self, event):
+        if not isinstance(event, self.counts):
+            return
+        shown = {"height": event.height} if isinstance(event, Evaluation) else {}
+        shown["loss"] = f"{event.loss:.4g}"
+        if isinstance(event, TrainingStep):
+            shown.update(style=f"{event.losses['style']:.3g}", content=f"{event.losses['content']:.3g}")
+        self.bar.set_postfix(shown)
+        self.bar.update()
+
+    def close(self):
+        self.bar.close()
+
+

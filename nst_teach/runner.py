@@ -25,7 +25,7 @@ import time
 from functools import partial
 
 from .optimize import transfer, warm_up
-from .progress import Throttle
+from .progress import Round, Throttle
 from .schedule import FIRST_LOOK, first_look
 
 
@@ -98,7 +98,8 @@ class RunController:
         self.results, self.result = [], None
         self.first_look_height = FIRST_LOOK[0]
         self.prewarm = Prewarm()
-        self._thread = self._evaluator = None
+        self._thread = None
+        self._stop_run = None  # the latest event's stop(): ends the run going now
         self._stop_requested = False
         self._unit, self._total = "iteration", 1
         self._throttle = Throttle()
@@ -142,7 +143,7 @@ class RunController:
         except ValueError as error:  # ImageError is a ValueError
             self.view.show_error(error)
             return False
-        self._stop_requested, self._evaluator = False, None
+        self._stop_requested, self._stop_run = False, None
         self._unit = "stage" if settings.stages else "iteration"
         self._total = len(settings.stages) if settings.stages else settings.iterations
         self.view.show_progress(0, self._total)
@@ -157,8 +158,8 @@ class RunController:
     def stop(self):
         """End the run at its next loss evaluation; the best image so far is kept."""
         self._stop_requested = True
-        if self._evaluator is not None:
-            self._evaluator.stop()
+        if self._stop_run is not None:
+            self._stop_run()
         if self.running:
             self.view.show_status("stopping…")
 
@@ -177,8 +178,7 @@ class RunController:
                 result = look
             else:
                 self._throttle.start()
-                result = transfer(content, style, settings, callback=self._on_iteration,
-                                  evaluator_hook=self._hook, on_evaluation=self._on_evaluation,
+                result = transfer(content, style, settings, on_event=self._on_event,
                                   init_image=None if look is None else look.image)
         except Exception as error:  # shown in the view: the thread has no one else to tell
             self.view.show_error(error)
@@ -193,17 +193,22 @@ class RunController:
         if look_settings is None:
             return None
         self._throttle.start()
-        look = transfer(content, style, look_settings, evaluator_hook=self._hook,
-                        on_evaluation=self._on_evaluation)
+        look = transfer(content, style, look_settings,  # its one round is not the run's progress
+                        on_event=partial(self._on_event, rounds=False))
         self.view.show_image(look.image)
         self.view.show_status(f"first look at {look.image.shape[0]} px; "
                               f"now at {settings.height} px…")
         return look
 
-    def _hook(self, evaluator):
-        self._evaluator = evaluator
+    def _on_event(self, event, rounds=True):
+        """Every event of a run (`nst_teach.progress`): keep its stop(), show it."""
+        self._stop_run = event.stop
         if self._stop_requested:
-            evaluator.stop()
+            event.stop()
+        if not isinstance(event, Round):
+            self._on_evaluation(event)
+        elif rounds:
+            self._on_round(event)
 
     def _on_evaluation(self, event):
         """Show the best image and the loss curve so far, every few evaluations."""
@@ -216,16 +221,15 @@ class RunController:
                               f"loss {event.loss:.4g}"
                               f"{' · stopping…' if self._stop_requested else ''}")
 
-    def _on_iteration(self, iteration, loss, image):
-        history = self._evaluator.history
-        self.view.show_image(image)
-        self.view.show_plot(history)
-        self.view.show_progress(iteration + 1, self._total)
+    def _on_round(self, event):
+        """Show a finished round (or stage): its image, the loss curve and the progress."""
+        self.view.show_image(event.image)
+        self.view.show_plot(event.history)
+        self.view.show_progress(event.index + 1, event.total)
         self.view.show_status(
-            f"{self._unit} {iteration + 1}/{self._total} · "
-            f"{history.iteration_seconds[-1]:.2f} s per iteration · loss {loss:.4g}"
+            f"{event.unit} {event.index + 1}/{event.total} · "
+            f"{event.history.iteration_seconds[-1]:.2f} s per iteration · loss {event.loss:.4g}"
         )
-        return self._stop_requested
 
     def _finish(self, result, names, seconds):
         self.result = result

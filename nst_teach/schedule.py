@@ -36,7 +36,7 @@ from .evaluator import Evaluator, LossNotFinite, StopRun, evaluation_event
 from .optimize import Result
 from .optimizers import lbfgs
 from .problem import setup
-from .progress import progress_bar
+from .progress import Evaluation, ProgressBar, Round, combine, emit, reject_old_listeners
 from .tensorflow_setup import tf
 
 
@@ -95,9 +95,8 @@ def settings_per_stage(settings, stages, content):
 
 
 def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=None,
-                  on_evaluation=None, target_loss=None, callback=None, mask=None,
-                  init_image=None, save_prefix=None, progress=False, evaluator_hook=None,
-                  **changes):
+                  on_event=None, target_loss=None, mask=None, init_image=None,
+                  save_prefix=None, progress=False, **changes):
     """Stylise `content` with `style`: the book's loss, reached sooner.
 
     Same arguments as `nst_teach.transfer` for images, settings, `mask` and
@@ -114,19 +113,17 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
         ``(fraction of settings.height, evaluations)`` per stage, the last at 1.
     history_size : int, optional
         L-BFGS memory m (default `settings.lbfgs_history`).
-    on_evaluation : callable, optional
-        Called after every evaluation with a `nst_teach.progress.Evaluation`
-        (its `height` and `stage` say which stage).
+    on_event : callable, optional
+        ``on_event(event)``, called with a `nst_teach.progress.Evaluation` after
+        every evaluation (its `height` and `stage` say which stage) and a
+        `nst_teach.progress.Round` (`unit` "stage") after every stage, as in
+        `nst_teach.transfer`; ``event.stop()`` or a truthy return ends the run.
     target_loss : float, optional
         Stop as soon as the full-size loss is at or below it.
-    callback : callable, optional
-        ``callback(stage, loss, image)`` after each stage; a truthy return stops.
     save_prefix : str or Path, optional
         Save ``<save_prefix>_at_iteration_<stage>.png`` after each stage.
     progress : bool
         A progress bar over all the stages' evaluations.
-    evaluator_hook : callable, optional
-        Called with each stage's evaluator as it starts: ``evaluator.stop()`` ends the run.
 
     Returns
     -------
@@ -136,12 +133,14 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
 
     Taught in notebook 09.
     """
+    reject_old_listeners("coarse_to_fine", changes)
     settings = settings.replace(**changes) if changes else settings
     stages = stages or settings.stages or FAST_STAGES
     history_size = history_size or settings.lbfgs_history
     content = image_or_example(content)
     x, shape, result, stage_histories, saved = None, None, None, [], []
-    bar = progress_bar(sum(n for _, n in stages)) if progress else None
+    bar = ProgressBar(sum(n for _, n in stages), Evaluation) if progress else None
+    listener = combine(bar, on_event)
     reached = []  # the target loss, if one was given, was reached
     try:
         for index, ((_, evaluations), stage_settings) in enumerate(
@@ -158,18 +157,12 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
             evaluator = Evaluator(problem.loss_and_grads)
 
             def after_evaluation(n, evaluator=evaluator, problem=problem, index=index, last=last):
-                if on_evaluation is not None:
-                    on_evaluation(evaluation_event(evaluator, problem, index))
-                if bar is not None:
-                    bar.set_postfix(height=problem.shape[1], loss=f"{evaluator.loss_value:.4g}")
-                    bar.update()
+                emit(listener, evaluation_event(evaluator, problem, index))
                 if last and target_loss is not None and evaluator.loss_value <= target_loss:
                     reached.append(True)
                     evaluator.stop()
 
             evaluator.on_evaluation = after_evaluation
-            if evaluator_hook is not None:
-                evaluator_hook(evaluator)
             if x is None:
                 start = problem.x0  # as `transfer`: the content image unless settings.init says
             else:
@@ -197,8 +190,11 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
             if save_prefix is not None:
                 path = Path(f"{save_prefix}_at_iteration_{index}.png")
                 saved.append(images.save_image(image, path))
-            stop = (interrupted or (evaluator.stop_requested and not reached)
-                    or (callback is not None and bool(callback(index, float(loss), image))))
+            stop = interrupted or (evaluator.stop_requested and not reached)
+            if not stop:
+                emit(listener, Round(index, len(stages), "stage", {"total": float(loss)}, image,
+                                     stage_height, history, evaluator.stop))
+                stop = evaluator.stop_requested and not reached
             result = Result(image, history, settings, problem.backbone, problem.content,
                             problem.style, saved=saved, stopped=stop,
                             stage_histories=stage_histories)

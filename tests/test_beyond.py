@@ -5,6 +5,7 @@ import pytest
 
 from nst_teach import Settings, color, data, images, transfer
 from nst_teach.optimize import setup
+from nst_teach.progress import Round
 
 FAST = Settings(height=48, iterations=2, maxfun=8, backbone="random", resample="bicubic")
 
@@ -122,6 +123,7 @@ def test_other_optimisers_spend_the_same_budget_and_lower_the_loss(content, tmp_
     assert len(list(tmp_path.iterdir())) == 3
 
 
-def test_continuous_lbfgs_can_be_stopped_by_callback(content):
-    result = transfer(content, "swirls", FAST.replace(optimizer="lbfgs"), callback=lambda *a: True)
+def test_continuous_lbfgs_can_be_stopped_at_its_first_round(content):
+    result = transfer(content, "swirls", FAST.replace(optimizer="lbfgs"),
+                      on_event=lambda event: isinstance(event, Round))
     assert result.stopped and result.history.n_evaluations == FAST.maxfun

@@ -68,7 +68,7 @@ def test_short_training_lowers_the_style_loss_below_the_photos(style, photos):
 def test_stop_keeps_a_checkpoint_and_resume_continues(style, photos, tmp_path):
     out = tmp_path / "net.keras"
     settings = fast.FastSettings(**TINY, steps=4)
-    first = fast.train(style, photos, settings, output=out, callback=lambda step, *_: step == 2)
+    first = fast.train(style, photos, settings, output=out, on_event=lambda event: event.step == 2)
     assert first.stopped and first.step == 2 and out.is_file()
     assert (tmp_path / "net_loss.png").is_file()
     again = fast.train(style, photos, settings, output=out, resume=True)
@@ -80,12 +80,12 @@ def test_stop_keeps_a_checkpoint_and_resume_continues(style, photos, tmp_path):
 def test_ctrl_c_keeps_the_network_trained_so_far(style, photos, tmp_path):
     out = tmp_path / "net.keras"
 
-    def interrupt(step, parts, model):
-        if step == 2:
+    def interrupt(event):
+        if event.step == 2:
             raise KeyboardInterrupt
 
     result = fast.train(style, photos, fast.FastSettings(**TINY, steps=5), output=out,
-                        callback=interrupt)
+                        on_event=interrupt)
     assert result.stopped and fast.load_model(out).nst_info["step"] == 2
 
 

@@ -217,7 +217,7 @@ def test_loss_curve_is_written_atomically(tmp_path, monkeypatch):
 
 def test_the_three_loss_plots_are_drawn_by_one_writer(tmp_path):
     """The command line's, the playground's and fast training's loss PNGs: same writer, same picture."""
-    from nst_teach.fast.training import FastHistory, save_fast_loss_plot
+    from nst_teach.fast import FastHistory, save_fast_loss_plot
     from nst_teach.optimize import History
     from nst_teach.plotting import plot_loss_history, plot_png, save_loss_plot
     from nst_teach.widgets import loss_plot_png

@@ -8,6 +8,7 @@ from nst_teach import BOOK, Evaluator, Settings, data, images, losses, transfer
 from nst_teach.backbones import load_backbone
 from nst_teach.features import compute_targets, feature_extractor
 from nst_teach.optimize import StopRun, make_loss_and_grads
+from nst_teach.progress import Evaluation, Round
 
 FAST = Settings(height=32, iterations=3, maxfun=5, backbone="random", resample="bicubic")
 
@@ -102,15 +103,22 @@ def test_transfer_saves_each_iteration_and_reports(tmp_path, photo):
     assert result.image.shape == (32, 27, 3) and result.image.dtype == np.uint8
 
 
-def test_callback_can_stop_and_ctrl_c_keeps_best_image(photo):
+def test_a_listener_can_stop_and_ctrl_c_keeps_best_image(photo):
     seen = []
-    result = transfer(photo, photo, FAST, callback=lambda i, loss, img: seen.append(i) or i == 0)
+
+    def first_round_only(event):
+        if isinstance(event, Round):
+            seen.append(event.index)
+            return event.index == 0  # a truthy answer stops, as event.stop() does
+
+    result = transfer(photo, photo, FAST, on_event=first_round_only)
     assert seen == [0] and result.stopped and len(result.history.iteration_loss) == 1
 
-    def interrupt(i, loss, img):
-        raise KeyboardInterrupt
+    def interrupt(event):
+        if isinstance(event, Round):
+            raise KeyboardInterrupt
 
-    result = transfer(photo, data.example("cubist"), FAST, callback=interrupt)
+    result = transfer(photo, data.example("cubist"), FAST, on_event=interrupt)
     assert result.stopped
     assert result.history.n_evaluations > 0
     best = int(np.argmin(result.history.evaluations["total"]))
@@ -118,15 +126,14 @@ def test_callback_can_stop_and_ctrl_c_keeps_best_image(photo):
     assert result.image.shape == (32, 27, 3)
 
 
-def test_stop_from_outside_ends_within_an_iteration(photo):
-    evaluators = []
+def test_stop_from_an_evaluation_ends_within_an_iteration(photo):
+    def stop_at_the_seventh(event):
+        if isinstance(event, Evaluation) and event.count == 7:
+            event.stop()
 
-    def stop_after_first(i, loss, img):
-        evaluators[0].stop()
-
-    result = transfer(photo, photo, FAST.replace(iterations=5), callback=stop_after_first,
-                      evaluator_hook=evaluators.append)
+    result = transfer(photo, photo, FAST.replace(iterations=5), on_event=stop_at_the_seventh)
     assert result.stopped and len(result.history.iteration_loss) == 1
+    assert result.history.n_evaluations == 7  # the eighth was refused
 
 
 def gram_distance(extractor, a, b, layers):

@@ -7,6 +7,7 @@ from nst_teach import BOOK, data, images
 from nst_teach.backbones import load_backbone
 from nst_teach.features import compute_targets, feature_extractor
 from nst_teach.optimize import make_loss_and_grads, traced_step, transfer
+from nst_teach.progress import Round
 from nst_teach.schedule import coarse_to_fine, stage_heights, upsample
 
 SMALL = BOOK.replace(height=32, backbone="random")
@@ -58,13 +59,13 @@ def test_coarse_to_fine_returns_full_size_and_lowers_the_books_loss(photo):
     settings = SMALL.replace(height=48)
     seen = []
     result = coarse_to_fine(photo, data.example("swirls"), settings, stages=((0.5, 8), (1.0, 8)),
-                           on_evaluation=lambda event: seen.append(event.height))
+                           on_event=lambda event: seen.append(event.height))
     assert result.image.shape == (48, 41, 3) and result.image.dtype == np.uint8
     assert result.content.shape == (48, 41, 3)
     assert [h for h, _ in result.stage_histories] == [24, 48]
     assert set(seen) == {24, 48}
     full = result.history.evaluations["total"]
-    assert len(full) == seen.count(48) and result.loss < full[0]
+    assert len(full) + 1 == seen.count(48) and result.loss < full[0]  # and the stage's Round
     # the full-size losses are the book's loss of that image at that size
     model, _ = load_backbone("random")
     extractor = feature_extractor(model, settings.layers)
@@ -92,7 +93,8 @@ def test_transfer_with_stages_goes_coarse_to_fine(photo, tmp_path):
     settings = SMALL.replace(height=48, stages=((0.5, 3), (1.0, 3)))
     seen = []
     result = transfer(photo, data.example("swirls"), settings, save_prefix=tmp_path / "run",
-                      callback=lambda stage, loss, image: seen.append((stage, image.shape)))
+                      on_event=lambda event: isinstance(event, Round)
+                      and seen.append((event.index, event.image.shape)))
     assert [h for h, _ in result.stage_histories] == [24, 48]
     assert seen == [(0, (24, 20, 3)), (1, (48, 41, 3))]
     assert [p.name for p in result.saved] == ["run_at_iteration_0.png", "run_at_iteration_1.png"]
@@ -101,8 +103,9 @@ def test_transfer_with_stages_goes_coarse_to_fine(photo, tmp_path):
 
 def test_a_staged_run_stops_when_asked(photo):
     settings = SMALL.replace(height=48, stages=((0.5, 20), (1.0, 20)))
-    result = transfer(photo, data.example("swirls"), settings, evaluator_hook=lambda e: e.stop())
+    result = transfer(photo, data.example("swirls"), settings, on_event=lambda event: event.stop())
     assert result.stopped and len(result.stage_histories) == 1
+    assert result.stage_histories[0][1].n_evaluations == 1  # stopped at its first evaluation
 
 
 def test_smaller_stages_keep_the_contents_share_of_the_loss(photo):

@@ -97,13 +97,13 @@ def test_backbone_change_offers_its_layers_and_keeps_valid_choices():
 def test_stop_ends_the_run_within_one_iteration_and_keeps_an_image(tmp_path, monkeypatch):
     playground = small_playground(tmp_path, iterations=50, maxfun=5)
     first_iteration = threading.Event()
-    original = playground.controller._on_iteration
+    original = playground.controller._on_round
 
-    def on_iteration(*args):
+    def on_round(event):
         first_iteration.set()
-        return original(*args)
+        return original(event)
 
-    monkeypatch.setattr(playground.controller, "_on_iteration", on_iteration)
+    monkeypatch.setattr(playground.controller, "_on_round", on_round)
     playground.run_button.click()
     assert playground.running and playground.run_button.disabled
     assert first_iteration.wait(timeout=120)

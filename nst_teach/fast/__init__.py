@@ -21,9 +21,10 @@ scaled down for a laptop CPU:
   optimisation, then plain supervised fitting), for comparison.
 
 The package has one module per part: `network` (build, save, load, apply),
-`photos` (training data), `settings` (`FastSettings`), `training` (perceptual
-losses and the training loop) and `recipe` (the book's literal recipe);
-everything is importable from here.
+`photos` (training data), `settings` (`FastSettings`), `perceptual_loss`
+(the losses of a batch), `training` (the training loop), `history` (what a run
+records, and its loss curve), `checkpoints` (saving and resuming) and
+`recipe` (the book's literal recipe); everything is importable from here.
 
 Images going in and out of the network are RGB floats in [0, 255]; the VGG
 pre-processing happens inside the loss, so the network never sees it.
@@ -40,9 +41,10 @@ _PUBLIC = {  # name -> the module that defines it; imported on first use, so tha
                      "photos_from_folder"), "photos"),
     **dict.fromkeys(("RecipeResult", "book_recipe"), "recipe"),
     **dict.fromkeys(("FAST_CONTENT_LAYER", "FAST_STYLE_LAYERS", "FastSettings"), "settings"),
-    **dict.fromkeys(("EAGER_STEPS", "FastHistory", "FastResult", "PerceptualLoss", "make_loss",
-                     "plot_fast_history", "save_fast_loss_plot", "style_targets", "train",
-                     "vgg_input"), "training"),
+    **dict.fromkeys(("PerceptualLoss", "make_loss", "style_targets", "vgg_input"), "perceptual_loss"),
+    **dict.fromkeys(("FastHistory", "plot_fast_history", "save_fast_loss_plot"), "history"),
+    **dict.fromkeys(("Checkpoint",), "checkpoints"),
+    **dict.fromkeys(("EAGER_STEPS", "FastResult", "train"), "training"),
 }
 
 __all__ = sorted(_PUBLIC)

@@ -241,7 +241,7 @@ def save_model(model, path, info=None):
     (`INFO_MEMBER`), which Keras ignores when loading. A crash while writing
     leaves the previous checkpoint intact.
 
-    Used by `nst_teach.fast.training`.
+    Used by `nst_teach.fast.checkpoints`.
     """
     path = Path(path)
     if path.suffix != ".keras":
