@@ -157,7 +157,7 @@ def make_loss_and_grads(extractor, targets, settings, shape, *, jit_compile=Fals
     noise, but on a 2-core CPU it measured slower than TensorFlow's oneDNN
     kernels (docs/benchmarks.md), so it is off by default.
 
-    Used by `bench/run.py`.
+    Used by `bench/speed/evaluation.py`.
     """
     return for_scipy(traced_step(extractor, settings, shape, jit_compile=jit_compile), shape, targets)
 
@@ -166,7 +166,8 @@ def gradient_step(loss, *, jit_compile=False):
     """`loss(x, *args)` (a dict of scalars with a "total") and its gradient in x, traced.
 
     Returns the `tf.function` (x, *args) -> (loss parts, gradient of the
-    total). Used by `nst_teach.evaluator`, `nst_teach.reconstruct` and `bench/run.py`.
+    total). Used by `nst_teach.evaluator`, `nst_teach.reconstruct` and
+    `bench/speed/evaluation.py`.
     """
 
     @tf.function(jit_compile=bool(jit_compile), autograph=False)
@@ -183,7 +184,7 @@ def for_scipy(step, shape, *args):
     """`step` (see `gradient_step`) as scipy wants it: flat float64 x -> (floats, flat float64).
 
     The graph runs in float32 on an image of `shape`; `args` are passed on.
-    Used by `nst_teach.evaluator`, `nst_teach.reconstruct` and `bench/run.py`.
+    Used by `nst_teach.evaluator`, `nst_teach.reconstruct` and `bench/speed/evaluation.py`.
     """
     shape = tuple(shape)
 
@@ -209,7 +210,7 @@ def traced_step(extractor, settings, shape, *, jit_compile=False):
     constant baked into the graph, so any content and style images of that
     size share one graph. At most a few steps are kept.
 
-    Used by `bench/run.py`.
+    Used by `bench/speed/evaluation.py`.
     """
     key = (extractor, settings_key(settings), tuple(shape), bool(jit_compile))
     return _STEPS.get(key, lambda: _trace_step(extractor, settings, jit_compile))

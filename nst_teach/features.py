@@ -63,7 +63,7 @@ across runs (a speed feature)."""
 class Targets(NamedTuple):
     """What the combination image is pulled towards, computed once per run.
 
-    Used by `bench/run.py`.
+    Used by `bench/speed/evaluation.py`.
     """
 
     content: tf.Tensor  # the content image's features at the content layer

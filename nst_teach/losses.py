@@ -126,7 +126,7 @@ def weighted_losses(features, targets, image, settings):
     Returns ``{"total", "content", "style", "tv"}`` with each component already
     multiplied by its weight, so that they add up to the total.
 
-    Used by `bench/run.py` and `nst_teach.evaluator`.
+    Used by `bench/speed/evaluation.py` and `nst_teach.evaluator`.
     """
     image_size = tuple(image.shape[1:3])
     content = settings.content_weight * content_loss(

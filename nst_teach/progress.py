@@ -21,8 +21,8 @@ Taught in notebook 07 (the playground).
 
 from __future__ import annotations
 
-__all__ = ["Evaluation", "Round", "TrainingStep", "combine", "emit", "reject_old_listeners", "Throttle", "PreviewFile",
-           "ProgressBar"]
+__all__ = ["Evaluation", "Round", "TrainingStep", "combine", "emit", "reject_old_listeners",
+           "Throttle", "PreviewFile", "ProgressBar"]
 
 import time
 from dataclasses import dataclass, field
@@ -70,7 +70,7 @@ class Evaluation(_Event):
 
 @dataclass(frozen=True)
 class Round(_Event):
-    """A round of the book's L-BFGS (`unit` "iteration") or a stage of a coarse-to-fine run ("stage") ended.
+    """A round of the book's L-BFGS (`unit` "iteration") or a coarse-to-fine stage ("stage") ended.
 
     `index` counts from 0 up to `total` - 1; `image` is the round's image (RGB
     uint8, the one saved with ``save_prefix``), `losses` holds its loss as

@@ -114,7 +114,7 @@ def conv3x3(kernel):
     the kernel flipped and its channels swapped), so it runs the same way.
     The kernel is a constant: no gradient flows to it.
 
-    Used by `bench/run.py`.
+    Used by `bench/speed/evaluation.py`.
     """
     kernel = np.asarray(kernel)
     forward = transform_kernel(kernel)
@@ -130,7 +130,7 @@ def conv3x3(kernel):
 def uses_winograd(layer):
     """Whether `layer` is a VGG-style convolution worth computing with Winograd.
 
-    Used by `bench/run.py`.
+    Used by `bench/speed/evaluation.py`.
     """
     return (isinstance(layer, keras.layers.Conv2D) and tuple(layer.kernel_size) == (3, 3)
             and tuple(layer.strides) == (1, 1) and tuple(layer.dilation_rate) == (1, 1)
