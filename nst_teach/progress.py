@@ -75,7 +75,9 @@ class Round(_Event):
     `index` counts from 0 up to `total` - 1; `image` is the round's image (RGB
     uint8, the one saved with ``save_prefix``), `losses` holds its loss as
     ``{"total": ...}``, `history` the run's (the stage's) `History`, with
-    this round recorded. Used by `nst_teach.optimize` and `nst_teach.schedule`.
+    this round recorded.
+
+    Taught in notebook 06. Used by `nst_teach.optimize` and `nst_teach.schedule`.
     """
 
     index: int
