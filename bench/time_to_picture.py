@@ -17,7 +17,8 @@ them as ratios within one invocation, since the machine may be shared::
     python bench/time_to_picture.py                          # 400 px, astronaut x swirls
     python bench/time_to_picture.py --content tubingen.jpg --style starry_night.jpg
 
-Writes bench/results/time_to_picture.json and prints a markdown table.
+Writes bench/results/time_to_picture/ (the pictures and a JSON record) and prints a
+markdown table.
 """
 
 from __future__ import annotations
@@ -34,16 +35,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 BUDGETS = (  # coarse-to-fine stages to try: ((fraction of the height, evaluations), ...)
-    ((0.25, 60), (0.5, 80), (1.0, 200)),  # FAST_STAGES
-    ((0.25, 60), (0.5, 60), (1.0, 60)),
-    ((0.25, 60), (0.5, 40), (1.0, 30)),
-    ((0.25, 100), (0.5, 40), (1.0, 20)),
+    ((0.25, 60), (0.5, 80), (1.0, 200)),  # reaches the book's final loss (bench/speed)
+    ((0.5, 60), (1.0, 60)),
+    ((0.5, 30), (1.0, 30)),  # nst_teach.config.FAST_STAGES
 )
 
 
-def book_route(photo, painting, settings, judge):
-    """The book's schedule; the judge's scores of every round's picture, with its time."""
-    from nst_teach import Evaluation, transfer
+def book_route(photo, painting, settings, judge, path):
+    """The book's schedule, its picture saved at `path`; every round's scores, with its time."""
+    from nst_teach import Evaluation, save_image, transfer
 
     start, judging, rounds, evaluations = time.perf_counter(), [0.0], [], [0]
 
@@ -56,17 +56,19 @@ def book_route(photo, painting, settings, judge):
                        "evaluations": evaluations[0], "loss": event.loss, **judge(event.image)})
         judging[0] += time.perf_counter() - now  # judging is not the optimisation's time
 
-    transfer(photo, painting, settings, on_event=on_event)
+    save_image(transfer(photo, painting, settings, on_event=on_event).image, path)
     return rounds
 
 
-def coarse_route(photo, painting, settings, stages, judge):
-    """One coarse-to-fine run; its picture's scores and its wall time (judging excluded)."""
+def coarse_route(photo, painting, settings, stages, judge, path):
+    """One coarse-to-fine run, its picture saved at `path`; its scores and wall time."""
+    from nst_teach import save_image
     from nst_teach.schedule import coarse_to_fine
 
     start = time.perf_counter()
     result = coarse_to_fine(photo, painting, settings, stages=stages)
     seconds = time.perf_counter() - start
+    save_image(result.image, path)
     full = result.image.shape[0]
     equivalent = sum(history.n_evaluations * (height / full) ** 2
                      for height, history in result.stage_histories)
@@ -94,14 +96,17 @@ def main(argv=None):
                            judging.scores(image, photo, painting).items()}
     budgets = (((0.5, 5), (1.0, 5)),) if args.quick else BUDGETS
 
-    book = book_route(photo, painting, settings, judge)
+    pictures = ROOT / "bench" / "results" / "time_to_picture"
+    pictures.mkdir(parents=True, exist_ok=True)
+    name = lambda stages: "coarse_" + "_".join(f"{f:g}x{n}" for f, n in stages) + ".png"  # noqa: E731
+    book = book_route(photo, painting, settings, judge, pictures / "book.png")
     final = book[-1]
-    runs = [coarse_route(photo, painting, settings, stages, judge) for stages in budgets]
+    runs = [coarse_route(photo, painting, settings, stages, judge, pictures / name(stages))
+            for stages in budgets]
     for run in runs:
         run["reaches_book_picture"] = run["style"] >= final["style"] and run["content"] >= final["content"]
         run["share_of_book_time"] = round(run["seconds"] / final["seconds"], 3)
-    out = ROOT / "bench" / "results" / "time_to_picture.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = pictures / ("quick.json" if args.quick else "time_to_picture.json")
     out.write_text(json.dumps({"args": vars(args), "book": book, "coarse_to_fine": runs}, indent=1))
 
     print(f"{args.content} x {args.style}, {settings.height} px, {args.backbone}, book's losses\n")

@@ -5,9 +5,10 @@ waste time there: every restart throws away the curvature L-BFGS has learnt,
 and the first hundreds of evaluations at full size only move colours around,
 which a smaller image does four times cheaper. `coarse_to_fine` optimises the
 same loss (same weights, layers and normalisation, so the same final loss
-values) but first at a quarter and at half the height, upsampling the result
-each time, and finishes at full size with one uninterrupted L-BFGS run.
-docs/benchmarks.md measures how much sooner it reaches the book's final loss.
+values) but first at smaller sizes (by default half the height), upsampling
+the result each time, and finishes at full size with one uninterrupted L-BFGS
+run. docs/benchmarks.md measures how much sooner it reaches the book's final
+loss, and the book's picture as an independent judge scores it.
 
 One thing must change with the size: the content loss is a sum over the
 content layer's positions, so it shrinks with the image's area, while both
