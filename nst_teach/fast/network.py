@@ -107,13 +107,32 @@ class ResizeLike(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class ToPixels(keras.layers.Layer):
-    """Map the last convolution's output to RGB values in [0, 255] (a scaled tanh).
+    """Map the last convolution's output to RGB pixel values: 127.5 * (x + 1).
+
+    Linear, so every pixel keeps its gradient: values outside [0, 255] are
+    seen by the loss (VGG reads them as colours brighter or darker than any
+    photo's, which costs style and content) and clipped only in `stylise`.
+    A squashing tanh here, 127.5 * (tanh(x) + 1), let the network paint
+    blotches whose pre-activations ran to 50-100, where tanh's gradient is
+    exactly 0 in float32: nothing in training could correct them, and they
+    stayed as pale blotches (docs/fast_style.md). ``activation="tanh"`` is
+    that old layer, the default only so that networks saved before load
+    unchanged; `build_network` uses "linear".
 
     Used by `nst_teach.fast.network`.
     """
 
+    def __init__(self, activation="tanh", **kwargs):
+        super().__init__(**kwargs)
+        if activation not in ("linear", "tanh"):
+            raise ValueError(f"activation must be 'linear' or 'tanh', got {activation!r}")
+        self.activation = activation
+
     def call(self, x):
-        return 127.5 * (keras.ops.tanh(x) + 1.0)
+        return 127.5 * ((keras.ops.tanh(x) if self.activation == "tanh" else x) + 1.0)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation}
 
 
 def _conv(x, filters, kernel, stride=1, name=None, norm=True, relu=True):
@@ -132,8 +151,9 @@ def build_network(filters=(16, 32, 64), residual_blocks=3, seed=0):
     Johnson et al. use filters (32, 64, 128) and 5 residual blocks (1.7 M
     weights); the defaults here (16, 32, 64) and 3 blocks have about 0.2 M
     and run about 4 times faster, which is what makes training on a CPU in
-    half an hour possible. Input and output: RGB in [0, 255], any size of at
-    least 8 px a side (`MIN_SIDE`), output size = input size.
+    half an hour possible. Input: RGB in [0, 255], any size of at least 8 px
+    a side (`MIN_SIDE`); output: the same size, RGB values that training
+    keeps within [0, 255] (a linear `ToPixels`; `stylise` clips).
 
     Taught in notebook 08.
     """
@@ -153,7 +173,7 @@ def build_network(filters=(16, 32, 64), residual_blocks=3, seed=0):
     x = ResizeLike(name="up2_resize")([x, d0])
     x = _conv(x, f1, 3, name="up2")
     x = _conv(x, 3, 9, name="out", norm=False, relu=False)
-    outputs = ToPixels(name="pixels")(x)
+    outputs = ToPixels("linear", name="pixels")(x)
     return keras.Model(inputs, outputs, name="style_network")
 
 
