@@ -39,29 +39,28 @@ def test_output_size_equals_input_size_for_odd_sizes(network, rng, size):
     assert out.shape == photo.shape and out.dtype == np.uint8
 
 
-def test_output_layer_is_linear_and_keeps_its_gradient_where_tanh_had_none():
+def test_output_layer_keeps_a_gradient_where_the_plain_tanh_had_none():
     x = tf.constant([[-60.0, -2.0, 0.0, 0.5, 3.0, 60.0]])
-    for activation, reference, slope in (
-            ("linear", 127.5 * (x.numpy() + 1), np.full(6, 127.5)),
-            ("tanh", 127.5 * (np.tanh(x.numpy()) + 1), 127.5 / np.cosh(x.numpy()[0]) ** 2)):
+    sech2 = 1 / np.cosh(x.numpy()[0]) ** 2
+    for activation, leak in (("leaky_tanh", 0.05), ("tanh", 0.0)):
         layer = fast.ToPixels(activation)
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = layer(x)
         gradient = tape.gradient(y, x).numpy()[0]
-        assert np.allclose(y.numpy(), reference, rtol=1e-6)
-        assert np.allclose(gradient, slope, rtol=1e-5, atol=1e-30)
-    # tanh's gradient is exactly 0 at the blotches' pre-activations; the linear one's is not
+        assert np.allclose(y.numpy(), 127.5 * (np.tanh(x.numpy()) + leak * x.numpy() + 1), rtol=1e-6)
+        assert np.allclose(gradient, 127.5 * (sech2 + leak), rtol=1e-5, atol=1e-30)
+    # the plain tanh's gradient is exactly 0 at the blotches' pre-activations
     assert gradient[-1] == 0 and gradient[-2] > 0
     assert fast.build_network(filters=(4, 8, 8), residual_blocks=1).get_layer(
-        "pixels").activation == "linear"
+        "pixels").activation == "leaky_tanh"
 
 
 def test_networks_saved_with_the_old_tanh_output_load_unchanged():
     config = fast.ToPixels(name="pixels").get_config()
     del config["activation"]  # what a file written before the linear layer holds
     assert fast.ToPixels.from_config(config).activation == "tanh"
-    with pytest.raises(ValueError, match="activation must be 'linear' or 'tanh'"):
+    with pytest.raises(ValueError, match="activation must be 'leaky_tanh' or 'tanh'"):
         fast.ToPixels("relu")
 
 

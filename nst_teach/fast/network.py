@@ -107,29 +107,35 @@ class ResizeLike(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class ToPixels(keras.layers.Layer):
-    """Map the last convolution's output to RGB pixel values: 127.5 * (x + 1).
+    """Map the last convolution's output x to RGB pixel values: 127.5 * (tanh(x) + 0.05 x + 1).
 
-    Linear, so every pixel keeps its gradient: values outside [0, 255] are
-    seen by the loss (VGG reads them as colours brighter or darker than any
-    photo's, which costs style and content) and clipped only in `stylise`.
-    A squashing tanh here, 127.5 * (tanh(x) + 1), let the network paint
-    blotches whose pre-activations ran to 50-100, where tanh's gradient is
-    exactly 0 in float32: nothing in training could correct them, and they
-    stayed as pale blotches (docs/fast_style.md). ``activation="tanh"`` is
-    that old layer, the default only so that networks saved before load
-    unchanged; `build_network` uses "linear".
+    A tanh with a small linear leak (`LEAK`). The plain scaled tanh,
+    127.5 * (tanh(x) + 1), keeps every pixel in [0, 255] but its gradient is
+    exactly 0 in float32 once |x| exceeds about 9, and the network learned to
+    paint blotches there (pre-activations up to 111): pixels that no training
+    step could correct, which ended as pale blotches (docs/fast_style.md).
+    With the leak every pixel keeps a gradient, so a value beyond [0, 255]
+    costs style and content (VGG reads it as a colour no photo has) and the
+    network pulls it back; `stylise` clips what is left. A purely linear
+    layer, 127.5 * (x + 1), also removed the blotches but learned a duller,
+    darker picture at equal steps. ``activation="tanh"`` is the old layer,
+    the default only so that networks saved before load unchanged;
+    `build_network` uses "leaky_tanh".
 
     Used by `nst_teach.fast.network`.
     """
 
+    LEAK = 0.05
+
     def __init__(self, activation="tanh", **kwargs):
         super().__init__(**kwargs)
-        if activation not in ("linear", "tanh"):
-            raise ValueError(f"activation must be 'linear' or 'tanh', got {activation!r}")
+        if activation not in ("leaky_tanh", "tanh"):
+            raise ValueError(f"activation must be 'leaky_tanh' or 'tanh', got {activation!r}")
         self.activation = activation
 
     def call(self, x):
-        return 127.5 * ((keras.ops.tanh(x) if self.activation == "tanh" else x) + 1.0)
+        leak = self.LEAK * x if self.activation == "leaky_tanh" else 0.0
+        return 127.5 * (keras.ops.tanh(x) + leak + 1.0)
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation}
@@ -153,7 +159,7 @@ def build_network(filters=(16, 32, 64), residual_blocks=3, seed=0):
     and run about 4 times faster, which is what makes training on a CPU in
     half an hour possible. Input: RGB in [0, 255], any size of at least 8 px
     a side (`MIN_SIDE`); output: the same size, RGB values that training
-    keeps within [0, 255] (a linear `ToPixels`; `stylise` clips).
+    keeps within [0, 255] (a leaky tanh, `ToPixels`; `stylise` clips).
 
     Taught in notebook 08.
     """
@@ -173,7 +179,7 @@ def build_network(filters=(16, 32, 64), residual_blocks=3, seed=0):
     x = ResizeLike(name="up2_resize")([x, d0])
     x = _conv(x, f1, 3, name="up2")
     x = _conv(x, 3, 9, name="out", norm=False, relu=False)
-    outputs = ToPixels("linear", name="pixels")(x)
+    outputs = ToPixels("leaky_tanh", name="pixels")(x)
     return keras.Model(inputs, outputs, name="style_network")
 
 
