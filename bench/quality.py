@@ -5,6 +5,7 @@ One command (from the repository root)::
     python bench/quality.py                       # the bundled pairs, book vs painterly
     python bench/quality.py --quick               # smoke test: two pairs, tiny sizes
     python bench/quality.py --folder my_pairs/    # your own: my_pairs/content/*, my_pairs/style/*
+    python bench/quality.py --pairs chelsea:swirls --fast swirls.keras  # and a fast network
 
 For every (photo, painting) pair and preset it runs the optimisation, then
 scores the picture with `nst_teach.judge` (a style embedding from a network
@@ -15,7 +16,12 @@ tables of docs/quality.md (between the ``quality:begin``/``quality:end``
 markers; ``--no-doc`` leaves the doc alone).
 
 With ``--folder DIR``, every image in DIR/content is paired with every image
-in DIR/style; results go to DIR/results (the doc is not touched).
+in DIR/style; results go to DIR/results (the doc is not touched). ``--pairs``
+names the pairs instead (example names or paths). ``--fast MODEL.keras`` adds
+a style network of notebook 08 (`nst_teach.fast`) as one more column: it
+stylises each pair's photo at the height of the presets' pictures, and is
+judged against the pair's painting, so give pairs with the painting it was
+trained on; their results go to bench/results/quality_pairs.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ PAIRS = (
 )
 """The bundled pairs: every photo our dependencies ship, every drawn style."""
 
+FAST = "fast network"  # the column of `--fast`
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
 
@@ -61,25 +69,35 @@ def short(name):
     return Path(name).stem
 
 
-def run_pair(content, style, presets, height, backbone, out):
-    """Ends of the scales and one scored picture per preset, for one pair."""
+def run_pair(content, style, presets, height, backbone, out, network=None):
+    """Ends of the scales and one scored picture per preset (and `network`), for one pair."""
     import nst_teach as nst
-    from nst_teach import judge
+    from nst_teach import fast, images, judge
     from nst_teach.data import image_or_example
 
     photo, painting = image_or_example(content), image_or_example(style)
     row = {"content": short(content), "style": short(style), "ends": judge.ends(photo, painting),
            "presets": {}}
+    pictures = []
     for name in presets:
         settings = nst.preset(name, backbone=backbone, **({"height": height} if height else {}))
         began = time.perf_counter()
         result = nst.transfer(photo, painting, settings)
-        seconds = time.perf_counter() - began
-        path = out / f"{row['content']}__{row['style']}__{name}.png"
-        nst.save_image(result.image, path)
-        row["presets"][name] = {**judge.scores(result.image, photo, painting),
-                                "seconds": seconds, "height": result.image.shape[0],
-                                "backbone": result.backbone, "image": str(path.relative_to(ROOT))
+        pictures.append((name, result.image, time.perf_counter() - began, result.backbone))
+    if network is not None:
+        small = images.resize(photo, images.size_for_height(
+            photo, pictures[-1][1].shape[0] if pictures else height or 256), "bicubic")
+        fast.stylise(network, small[:16, :16])  # the first call traces the graph
+        began = time.perf_counter()
+        image = fast.stylise(network, small)
+        pictures.append((FAST, image, time.perf_counter() - began,
+                         network.nst_info.get("backbone", "")))
+    for name, image, seconds, used in pictures:
+        path = out / f"{row['content']}__{row['style']}__{name.replace(' ', '_')}.png"
+        nst.save_image(image, path)
+        row["presets"][name] = {**judge.scores(image, photo, painting),
+                                "seconds": seconds, "height": image.shape[0],
+                                "backbone": used, "image": str(path.relative_to(ROOT))
                                 if path.is_relative_to(ROOT) else str(path)}
         print(f"  {name:10s} style {row['presets'][name]['style']:.3f}  content "
               f"{row['presets'][name]['content']:.3f}  grain {row['presets'][name]['grain']:.2f}  "
@@ -110,7 +128,7 @@ def table(rows, presets):
                 f"| {calibrated(s['style'], photo['style'], painting['style']):.2f} "
                 f"| {s['content']:.3f} "
                 f"| {calibrated(s['content'], painting['content'], photo['content']):.2f} "
-                f"| {s['grain']:.2f} | {s['seconds']:.0f} |")
+                f"| {s['grain']:.2f} | {s['seconds']:.{0 if s['seconds'] >= 10 else 2}f} |")
     return "\n".join(lines)
 
 
@@ -155,24 +173,35 @@ def main(argv=None):
     parser.add_argument("--height", type=int, help="working height (default: each preset's own)")
     parser.add_argument("--backbone", default="auto", help="auto, vgg19, hed-vgg16 (default auto)")
     parser.add_argument("--folder", help="your own pairs: FOLDER/content/* x FOLDER/style/*")
+    parser.add_argument("--pairs", help="PHOTO:PAINTING,... (example names or paths)")
+    parser.add_argument("--fast", metavar="MODEL", help="a style network (.keras) as one more column")
     parser.add_argument("--quick", action="store_true", help="smoke test: two pairs at 64 px")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/quality.md")
     args = parser.parse_args(argv)
 
-    presets = args.presets.split(",")
-    pairs = folder_pairs(args.folder) if args.folder else PAIRS[:2] if args.quick else PAIRS
+    presets = [name for name in args.presets.split(",") if name]
+    pairs = (folder_pairs(args.folder) if args.folder else
+             [tuple(pair.split(":", 1)) for pair in args.pairs.split(",")] if args.pairs else
+             PAIRS[:2] if args.quick else PAIRS)
     height = 64 if args.quick else args.height
-    out = Path(args.folder) / "results" if args.folder else ROOT / "bench" / "results" / "quality"
+    out = (Path(args.folder) / "results" if args.folder else
+           ROOT / "bench" / "results" / ("quality_pairs" if args.pairs else "quality"))
     out.mkdir(parents=True, exist_ok=True)
+    network = None
+    if args.fast:
+        from nst_teach import fast
+
+        network = fast.load_model(args.fast)
     rows = []
     for content, style in pairs:
         print(f"{short(content)} x {short(style)}", flush=True)
-        rows.append({**run_pair(content, style, presets, height, args.backbone, out),
+        rows.append({**run_pair(content, style, presets, height, args.backbone, out, network),
                      "source": (content, style)})
+    presets = presets + [FAST] * (network is not None)
     results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
                "presets": presets, "height": height, "rows": rows}
     (out / "quality.json").write_text(json.dumps(results, indent=1))
-    to_doc = not (args.folder or args.quick or args.no_doc)
+    to_doc = not (args.folder or args.pairs or args.fast or args.quick or args.no_doc)
     gallery_path = gallery(rows, presets, GALLERY if to_doc else out / "gallery.png")
     text = (f"Measured by `python bench/quality.py{' ' + ' '.join(argv or sys.argv[1:])}` on "
             f"{results['machine']}, {time.strftime('%Y-%m-%d')}; seconds are wall time per run, "

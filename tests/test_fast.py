@@ -39,6 +39,31 @@ def test_output_size_equals_input_size_for_odd_sizes(network, rng, size):
     assert out.shape == photo.shape and out.dtype == np.uint8
 
 
+def test_output_layer_keeps_a_gradient_where_the_plain_tanh_had_none():
+    x = tf.constant([[-60.0, -2.0, 0.0, 0.5, 3.0, 60.0]])
+    sech2 = 1 / np.cosh(x.numpy()[0]) ** 2
+    for activation, leak in (("leaky_tanh", 0.05), ("tanh", 0.0)):
+        layer = fast.ToPixels(activation)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+        gradient = tape.gradient(y, x).numpy()[0]
+        assert np.allclose(y.numpy(), 127.5 * (np.tanh(x.numpy()) + leak * x.numpy() + 1), rtol=1e-6)
+        assert np.allclose(gradient, 127.5 * (sech2 + leak), rtol=1e-5, atol=1e-30)
+    # the plain tanh's gradient is exactly 0 at the blotches' pre-activations
+    assert gradient[-1] == 0 and gradient[-2] > 0
+    assert fast.build_network(filters=(4, 8, 8), residual_blocks=1).get_layer(
+        "pixels").activation == "leaky_tanh"
+
+
+def test_networks_saved_with_the_old_tanh_output_load_unchanged():
+    config = fast.ToPixels(name="pixels").get_config()
+    del config["activation"]  # what a file written before the linear layer holds
+    assert fast.ToPixels.from_config(config).activation == "tanh"
+    with pytest.raises(ValueError, match="activation must be 'leaky_tanh' or 'tanh'"):
+        fast.ToPixels("relu")
+
+
 def test_too_small_photo_is_a_clear_error(network):
     with pytest.raises(ImageError, match="at least 8 px"):
         fast.stylise(network, np.zeros((5, 40, 3), np.uint8))
@@ -131,6 +156,28 @@ def test_settings_are_validated():
         fast.FastSettings(size=8)
     with pytest.raises(ValueError, match="style_weight must be a finite number"):
         fast.FastSettings(style_weight=-1)
+
+
+def _relative_gram_error(style_features, output_features):
+    """||G_s / M_s - G_o / M_o||^2 / ||G_s / M_s||^2 in numpy (per-position Grams)."""
+    gram = lambda f: f.reshape(-1, f.shape[-1]).T @ f.reshape(-1, f.shape[-1]) / (  # noqa: E731
+        f.shape[0] * f.shape[1])
+    g_s, g_o = gram(np.float64(style_features)), gram(np.float64(output_features))
+    return np.sum((g_s - g_o) ** 2) / np.sum(g_s**2)
+
+
+def test_style_term_is_the_mean_of_relative_gram_errors(style, rng):
+    layers = TINY["style_layers"]
+    settings = fast.FastSettings(**TINY, content_weight=0, tv_weight=0, style_weight=2)
+    loss, _ = fast.make_loss(style, settings)
+    outputs = tf.constant(rng.uniform(0, 255, (2, 32, 32, 3)), tf.float32)
+    style_features = loss.features(fast.vgg_input(tf.constant(images.resize(
+        style, (32, 32), "bicubic")[None], tf.float32)))  # make_loss: shorter side = style_size
+    out_features = loss.features(fast.vgg_input(outputs))
+    expected = 2 * np.mean([  # style_weight x the mean over images and layers
+        [_relative_gram_error(style_features[n].numpy()[0], out_features[n].numpy()[i])
+         for n in layers] for i in range(2)])
+    assert float(loss(outputs, outputs)["style"]) == pytest.approx(expected, rel=1e-4)
 
 
 @pytest.mark.slow

@@ -107,13 +107,38 @@ class ResizeLike(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class ToPixels(keras.layers.Layer):
-    """Map the last convolution's output to RGB values in [0, 255] (a scaled tanh).
+    """Map the last convolution's output x to RGB pixel values: 127.5 * (tanh(x) + 0.05 x + 1).
+
+    A tanh with a small linear leak (`LEAK`). The plain scaled tanh,
+    127.5 * (tanh(x) + 1), keeps every pixel in [0, 255] but its gradient is
+    exactly 0 in float32 once |x| exceeds about 9, and the network learned to
+    paint blotches there (pre-activations up to 111): pixels that no training
+    step could correct, which ended as pale blotches (docs/fast_style.md).
+    With the leak every pixel keeps a gradient, so a value beyond [0, 255]
+    costs style and content (VGG reads it as a colour no photo has) and the
+    network pulls it back; `stylise` clips what is left. A purely linear
+    layer, 127.5 * (x + 1), also removed the blotches but learned a duller,
+    darker picture at equal steps. ``activation="tanh"`` is the old layer,
+    the default only so that networks saved before load unchanged;
+    `build_network` uses "leaky_tanh".
 
     Used by `nst_teach.fast.network`.
     """
 
+    LEAK = 0.05
+
+    def __init__(self, activation="tanh", **kwargs):
+        super().__init__(**kwargs)
+        if activation not in ("leaky_tanh", "tanh"):
+            raise ValueError(f"activation must be 'leaky_tanh' or 'tanh', got {activation!r}")
+        self.activation = activation
+
     def call(self, x):
-        return 127.5 * (keras.ops.tanh(x) + 1.0)
+        leak = self.LEAK * x if self.activation == "leaky_tanh" else 0.0
+        return 127.5 * (keras.ops.tanh(x) + leak + 1.0)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation}
 
 
 def _conv(x, filters, kernel, stride=1, name=None, norm=True, relu=True):
@@ -132,8 +157,9 @@ def build_network(filters=(16, 32, 64), residual_blocks=3, seed=0):
     Johnson et al. use filters (32, 64, 128) and 5 residual blocks (1.7 M
     weights); the defaults here (16, 32, 64) and 3 blocks have about 0.2 M
     and run about 4 times faster, which is what makes training on a CPU in
-    half an hour possible. Input and output: RGB in [0, 255], any size of at
-    least 8 px a side (`MIN_SIDE`), output size = input size.
+    half an hour possible. Input: RGB in [0, 255], any size of at least 8 px
+    a side (`MIN_SIDE`); output: the same size, RGB values that training
+    keeps within [0, 255] (a leaky tanh, `ToPixels`; `stylise` clips).
 
     Taught in notebook 08.
     """
@@ -153,7 +179,7 @@ def build_network(filters=(16, 32, 64), residual_blocks=3, seed=0):
     x = ResizeLike(name="up2_resize")([x, d0])
     x = _conv(x, f1, 3, name="up2")
     x = _conv(x, 3, 9, name="out", norm=False, relu=False)
-    outputs = ToPixels(name="pixels")(x)
+    outputs = ToPixels("leaky_tanh", name="pixels")(x)
     return keras.Model(inputs, outputs, name="style_network")
 
 
