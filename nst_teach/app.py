@@ -7,10 +7,11 @@ kernel. See docs/teaching.md, "The playground on the projector".
 
 from __future__ import annotations
 
-__all__ = ["APP_NOTEBOOK", "voila_command", "serve_app"]
+__all__ = ["APP_NOTEBOOK", "voila_command", "serve_app", "stop_group"]
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +40,8 @@ def serve_app(port=8866, fast=False, results="playground-results"):
     if fast:
         env["NST_TEACH_FAST"] = "1"
     url = f"http://127.0.0.1:{port}/"
-    server = subprocess.Popen(voila_command(port), env=env, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(voila_command(port), env=env, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)  # its own group: its kernels stop with it
     try:
         for line in server.stderr:
             sys.stderr.write(line)
@@ -48,6 +50,19 @@ def serve_app(port=8866, fast=False, results="playground-results"):
                       flush=True)
         return server.wait()
     except KeyboardInterrupt:
-        server.terminate()
-        server.wait(30)
+        stop_group(server)
         return 0
+
+
+def stop_group(process, grace=10):
+    """SIGTERM to a process's group, then SIGKILL if it still runs after `grace` seconds.
+
+    Voilà sometimes takes longer than half a minute to act on SIGTERM.
+    Used by `nst_teach.app`.
+    """
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
