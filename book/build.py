@@ -45,6 +45,9 @@ OUTPUT = ROOT / "_build" / "course"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg"}
+INDEX_BANNER = ('<div class="course-banner">The nst-teach course as a website: each notebook '
+                "below with the text, code, output and figures of one run. To run the notebooks "
+                "yourself, get the repository and open <code>notebooks/</code> in Jupyter.</div>")
 PNG_KEPT_UP_TO = 120_000  # bytes: larger PNGs of photo-like pictures are stored as JPEG
 DATA_URI = re.compile(r"""src=(["'])data:image/(png|jpeg);base64,([A-Za-z0-9+/=\s]+)\1""")
 
@@ -324,7 +327,7 @@ def with_outputs(name, run):
         if match is None:
             stale.append(index)
             cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": (
-                '<p class="course-stale">This cell changed after the notebook\'s full-size run, '
+                '<p class="course-stale">This cell changed after the notebook\'s kept run, '
                 "so its output is not shown. Run the notebook to see it.</p>")})]
         else:
             cell.outputs, cell.execution_count = done[match].outputs, done[match].execution_count
@@ -366,7 +369,7 @@ class Site:
             self.write_page(f"notebooks/{name}.ipynb", notebook, banner=self.banner(name, notebook))
             self.manifest[f"{name}.html"] = {"figures": figure_count(notebook), "stale_cells": stale}
             if stale:
-                print(f"warning: {name}: {len(stale)} code cell(s) changed since its full-size run; "
+                print(f"warning: {name}: {len(stale)} code cell(s) changed since its kept run; "
                       f"re-run it: python book/build.py --run {name}", file=sys.stderr)
         for source in self.pages:
             if source.endswith(".md"):
@@ -389,8 +392,8 @@ class Site:
             how = "in fast mode (NST_TEACH_FAST=1: small pictures, few iterations)"
         else:
             how = (f"at full size on {run.get('date', '?')}, in {run.get('seconds', 0) / 60:.0f} "
-                   f"minutes on {run.get('cpus', '?')} CPU cores shared with other work "
-                   f"(load average {run.get('load_average_after', '?')} at the end)")
+                   f"minutes on {run.get('cpus', '?')} CPU cores (load average "
+                   f"{run.get('load_average_after', '?')} at the end)")
         return (f'<div class="course-banner">This page is notebook <code>{name}.ipynb</code> as it '
                 f"ran {how}. To run it yourself, open <code>notebooks/{name}.ipynb</code> from the "
                 "repository in Jupyter.</div>")
@@ -401,7 +404,8 @@ class Site:
         notebook.metadata["title"] = next(
             (line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")),
             Path(source).stem)
-        self.write_page(source, notebook)
+        banner = INDEX_BANNER if self.pages[source] == "index.html" else ""
+        self.write_page(source, notebook, banner=banner)
 
     def write_page(self, source, notebook, banner=""):
         from nbconvert import HTMLExporter
