@@ -107,7 +107,7 @@ def internal_links(page):
             if not re.match(r"[a-z]+:", href)]
 
 
-def test_the_site_from_the_full_size_runs_has_every_notebook_with_its_figures(site):
+def test_the_site_from_the_kept_runs_has_every_notebook_with_its_figures(site):
     output, manifest = site
     assert sorted(manifest) == [f"{name}.html" for name in build.notebook_names()]
     for name, page in manifest.items():
@@ -116,7 +116,7 @@ def test_the_site_from_the_full_size_runs_has_every_notebook_with_its_figures(si
         assert page["figures"] == len(sources) >= 1, name
         assert all((output / html.unescape(src)).is_file() for src in sources), name
         assert page["stale_cells"] == [], (
-            f"{name}: code changed since its full-size run: python book/build.py --run {name[:-5]}")
+            f"{name}: code changed since its kept run: python book/build.py --run {name[:-5]}")
 
 
 def test_every_internal_link_leads_to_a_page_and_its_anchor(site):
