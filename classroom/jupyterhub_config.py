@@ -20,6 +20,7 @@ Settings, from the environment (defaults in brackets):
   NST_CLASS_FAST        1: the notebooks' fast mode for everyone [0]
 """
 
+import grp
 import os
 import pwd
 import shutil
@@ -76,23 +77,44 @@ def limited(command):
     return ["prlimit", f"--data={in_bytes(MEMORY)}", "--", *command]
 
 
+STUDENTS_GROUP = "nst-class"  # the accounts this hub made; no other account can be logged into
+
+
+def student_account(name):
+    """The Linux account of a student, made on their first start; refuses any other account.
+
+    With a shared password, anyone could log in as `root` or `www-data`: only
+    accounts in the group nst-class, which this hub made, are used.
+    """
+    try:
+        account = pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["groupadd", "--force", STUDENTS_GROUP], check=True)
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash",
+                        "--groups", STUDENTS_GROUP, name], check=True)
+        account = pwd.getpwnam(name)
+        os.chmod(account.pw_dir, 0o700)  # Debian's umask would let the others read it
+    try:
+        members = grp.getgrnam(STUDENTS_GROUP).gr_mem
+    except KeyError:  # no student yet
+        members = []
+    if name not in members:
+        raise PermissionError(f"the name {name!r} belongs to an account of this machine that "
+                              "the class hub did not make: choose another name")
+    return account
+
+
 def prepare_student(spawner):
     """Before a student's server starts: their Linux account and their copy of the course."""
-    name = spawner.user.name
-    if not isinstance(spawner, SimpleLocalProcessSpawner):
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
-            os.chmod(pwd.getpwnam(name).pw_dir, 0o700)  # Debian's umask would let others read it
-    home = Path(getattr(spawner, "home_dir", None) or pwd.getpwnam(name).pw_dir)
+    local = not isinstance(spawner, SimpleLocalProcessSpawner)
+    home = Path(student_account(spawner.user.name).pw_dir if local else spawner.home_dir)
     course = home / COURSE_FOLDER
     if not course.exists():
         course.mkdir(parents=True)
         for notebook in [*COURSE.glob("*.ipynb"), COURSE / "README.md"]:
             shutil.copyfile(notebook, course / notebook.name)
-        if not isinstance(spawner, SimpleLocalProcessSpawner):
-            subprocess.run(["chown", "-R", f"{name}:", str(course)], check=True)
+        if local:
+            subprocess.run(["chown", "-R", f"{spawner.user.name}:", str(course)], check=True)
 
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner  # noqa: E402 (after the settings above)

@@ -19,15 +19,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("configurable-http-proxy") is None,
-                       reason="needs configurable-http-proxy: run classroom/install_proxy.sh"),
-    pytest.mark.skipif(importlib.util.find_spec("jupyterhub") is None,
-                       reason="needs jupyterhub: pip install -e '.[classroom]'"),
-]
 
-
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("configurable-http-proxy") is None,
+                    reason="needs configurable-http-proxy: run classroom/install_proxy.sh")
+@pytest.mark.skipif(importlib.util.find_spec("jupyterhub") is None,
+                    reason="needs jupyterhub: pip install -e '.[classroom]'")
 def test_three_students_run_the_first_stylisation_at_once_within_their_memory(tmp_path):
     report_file = tmp_path / "report.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NST_TEACH_OFFLINE": "1"}
@@ -47,3 +44,41 @@ def test_three_students_run_the_first_stylisation_at_once_within_their_memory(tm
     assert limit["over_limit"] == "MemoryError"  # over it: refused, in that kernel only
     assert limit["greedy_kernel_after"] == "ok" and limit["other_kernels"] == ["ok", "ok"]
     assert report["left_running"] == 0
+
+
+def load_config(tmp_path, monkeypatch):
+    """classroom/jupyterhub_config.py as JupyterHub loads it, with its state in tmp_path."""
+    import runpy
+
+    from traitlets.config import Config
+
+    monkeypatch.setenv("NST_CLASS_PASSWORD", "a class password")
+    monkeypatch.setenv("NST_CLASS_STATE", str(tmp_path))
+    config = Config()
+    names = runpy.run_path(str(ROOT / "classroom" / "jupyterhub_config.py"),
+                           init_globals={"get_config": lambda: config})
+    return config, names
+
+
+class Spawner:  # what the hook reads of JupyterHub's LocalProcessSpawner
+    def __init__(self, name):
+        self.user = type("User", (), {"name": name})()
+
+
+@pytest.mark.parametrize("name", ["root", "daemon", "nobody"])
+def test_the_class_password_never_opens_an_account_the_hub_did_not_make(name, tmp_path,
+                                                                        monkeypatch):
+    pytest.importorskip("jupyterhub")
+    _, names = load_config(tmp_path, monkeypatch)
+    made = []
+    monkeypatch.setattr(names["subprocess"], "run", lambda *a, **k: made.append(a))
+    with pytest.raises(PermissionError, match="choose another name"):
+        names["prepare_student"](Spawner(name))
+    assert made == []  # no account made, no file copied or handed over
+
+
+def test_the_memory_limit_reaches_prlimit_in_bytes(tmp_path, monkeypatch):
+    pytest.importorskip("jupyterhub")
+    monkeypatch.setenv("NST_CLASS_MEMORY", "2500M")
+    config, _ = load_config(tmp_path, monkeypatch)  # prlimit reads "2G" as something else
+    assert config.Spawner.cmd[:3] == ["prlimit", f"--data={2500 * 2**20}", "--"]
