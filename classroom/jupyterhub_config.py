@@ -12,7 +12,7 @@ carries on. VGG19's weights are shared read-only through KERAS_HOME.
 Settings, from the environment (defaults in brackets):
   NST_CLASS_PASSWORD    the students' shared password, 8 characters or more (required)
   NST_CLASS_ADMINS      comma-separated user names that may use the admin page [teacher]
-  NST_CLASS_MEMORY      the memory limit of each server and kernel, e.g. 2500M [3G]
+  NST_CLASS_MEMORY      the memory limit of each server and kernel, e.g. 2500M [4G]
   NST_CLASS_KERAS_HOME  a folder with models/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5,
                         readable by all, writable by root only [/srv/nst-teach/keras]
   NST_CLASS_URL         where students connect [http://0.0.0.0:8000]
@@ -43,7 +43,7 @@ def setting(name, default=None):
 
 STATE = Path(setting("STATE", "/srv/nst-teach/hub"))
 STATE.mkdir(parents=True, exist_ok=True)
-MEMORY = setting("MEMORY", "3G")
+MEMORY = setting("MEMORY", "4G")
 
 # Who comes in: any user name (lower-case letters, digits, - and _) with the class's password.
 c.JupyterHub.authenticator_class = "shared-password"
