@@ -106,7 +106,9 @@ def vgg19(weights="imagenet", seed=0):
         return keras.applications.VGG19(weights=None, include_top=False)
     if weights != "imagenet":
         return _vgg19_from_file(Path(weights).expanduser())
-    if not vgg19_weights_path().is_file() and not can_download():
+    if vgg19_weights_path().is_file():  # by path: Keras ignores a KERAS_HOME it cannot write to
+        return _vgg19_from_file(vgg19_weights_path())
+    if not can_download():
         raise WeightsUnavailable(
             f"VGG19 ImageNet weights ({VGG19_WEIGHTS_FILE}) are not cached and cannot be "
             "downloaded (no internet). " + how_to_get_vgg19()

@@ -1,5 +1,6 @@
 """The command line: `nst-teach transfer`, `nst-teach weights`, `nst-teach examples`,
-and fast style transfer: `nst-teach train-fast`, `nst-teach apply-fast`.
+fast style transfer: `nst-teach train-fast`, `nst-teach apply-fast`, and the
+playground app: `nst-teach app`.
 
 Run `nst-teach --help`, or `python -m nst_teach --help`.
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 __all__ = [
     "add_setting_flags", "given_settings", "flag_names", "build_parser", "add_fast_commands",
-    "run_train_fast", "run_apply_fast", "main", "is_user_error", "Signals", "run_transfer",
+    "run_train_fast", "run_apply_fast", "run_app", "main", "is_user_error", "Signals", "run_transfer",
     "with_flag_names", "save_result", "report_weights", "list_examples",
 ]
 
@@ -99,6 +100,11 @@ def build_parser():
                         help="where the backbone weights are and how to get them")
     commands.add_parser("examples", help="list the bundled example images")
     add_fast_commands(commands, common)
+    app = commands.add_parser("app", help="the playground as a page in your browser (Voilà, loopback)")
+    app.add_argument("--port", type=int, default=8866, help="default 8866")
+    app.add_argument("--fast", action="store_true", help="small, quick runs (NST_TEACH_FAST=1)")
+    app.add_argument("--results", default="playground-results",
+                     help="where the Save button writes (default: playground-results)")
     return parser
 
 
@@ -185,6 +191,13 @@ def run_apply_fast(args, signals=None):
     return 0
 
 
+def run_app(args, signals=None):
+    """`nst-teach app`: serve the playground app (`nst_teach.app`). Used by the command line."""
+    from .app import serve_app
+
+    return serve_app(port=args.port, fast=args.fast, results=args.results)
+
+
 def main(argv=None):
     """The `nst-teach` command: parse `argv`, run the sub-command, return the exit status.
 
@@ -202,7 +215,7 @@ def main(argv=None):
             try:
                 return {"transfer": run_transfer, "weights": report_weights,
                         "examples": list_examples, "train-fast": run_train_fast,
-                        "apply-fast": run_apply_fast}[args.command](args, signals)
+                        "apply-fast": run_apply_fast, "app": run_app}[args.command](args, signals)
             except KeyboardInterrupt:  # before the run started: nothing to keep
                 print("nst-teach: interrupted before the run started; nothing was written",
                       file=sys.stderr)

@@ -22,16 +22,17 @@ def free_port():
 
 @contextlib.contextmanager
 def serving(command, ready_text, *, env, cwd=None, timeout=120, name="the server"):
-    """Run `command` until the block ends; enter once its stderr shows `ready_text`.
+    """Run `command` until the block ends; enter once its output shows `ready_text`.
 
     Fails the test with the server's last log lines if it exits or is not
     ready within `timeout` seconds; terminates it (kills it if need be) at the end.
     """
-    server = subprocess.Popen(command, cwd=cwd, env=env, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
     log, ready = [], threading.Event()
 
     def read_log():
-        for line in server.stderr:
+        for line in server.stdout:
             log.append(line)
             if ready_text in line:
                 ready.set()

@@ -75,6 +75,20 @@ def test_local_weights_file_is_loaded(tmp_path):
         backbones.vgg19(str(tmp_path / "missing.h5"))
 
 
+def test_weights_in_a_read_only_shared_keras_home_are_used(no_vgg19, monkeypatch):
+    """A classroom server shares the weights read-only; Keras alone would look in /tmp instead."""
+    source = backbones.vgg19(None, seed=7)
+    (no_vgg19 / "models").mkdir()
+    write_legacy_h5(source, no_vgg19 / "models" / backbones.VGG19_WEIGHTS_FILE)
+    real_access = backbones.os.access
+    monkeypatch.setattr(backbones.os, "access", lambda path, mode, **kw: (
+        False if mode & backbones.os.W_OK and str(path).startswith(str(no_vgg19))
+        else real_access(path, mode, **kw)))  # as a student sees it (root may write anywhere)
+    loaded = backbones.vgg19("imagenet")
+    np.testing.assert_array_equal(loaded.get_layer("block5_conv4").get_weights()[0],
+                                  source.get_layer("block5_conv4").get_weights()[0])
+
+
 def test_random_backbone_is_deterministic():
     a = backbones.vgg19(None, seed=1).get_layer("block3_conv1").get_weights()[0]
     b = backbones.vgg19(None, seed=1).get_layer("block3_conv1").get_weights()[0]

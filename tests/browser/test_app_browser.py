@@ -1,4 +1,4 @@
-"""The playground app (Voilà, classroom/playground_app.ipynb) in a real browser.
+"""The playground app (`nst-teach app`: Voilà, nst_teach/playground_app.ipynb) in a real browser.
 
 Chromium via Playwright: pick a style, upload a content photo, Run, see the
 image and the loss plot change, Stop; and no code on the page. Saves a
