@@ -15,6 +15,11 @@ the same images (the package's examples grace_hopper and swirls). Memory and
 the "fresh process" preview are measured in subprocesses, each alone, so that
 their peaks do not mix. The sections live in `bench/speed/` (its
 ``__init__`` lists them); this file holds the targets and the order of the run.
+
+What a student waits for (issue 13) is measured apart, with pretrained weights:
+``python bench/first_picture.py`` (seconds from Run to the first picture, warm
+and cold) and ``python bench/time_to_picture.py`` (the book's picture, judged,
+against coarse to fine); their figures are in docs/benchmarks.md too.
 """
 
 from __future__ import annotations
