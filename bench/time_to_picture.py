@@ -98,10 +98,10 @@ def main(argv=None):
 
     pictures = ROOT / "bench" / "results" / "time_to_picture"
     pictures.mkdir(parents=True, exist_ok=True)
-    name = lambda stages: "coarse_" + "_".join(f"{f:g}x{n}" for f, n in stages) + ".png"  # noqa: E731
+    file_name = lambda stages: "coarse_" + "_".join(f"{f:g}x{n}" for f, n in stages) + ".png"  # noqa: E731
     book = book_route(photo, painting, settings, judge, pictures / "book.png")
     final = book[-1]
-    runs = [coarse_route(photo, painting, settings, stages, judge, pictures / name(stages))
+    runs = [coarse_route(photo, painting, settings, stages, judge, pictures / file_name(stages))
             for stages in budgets]
     for run in runs:
         run["reaches_book_picture"] = run["style"] >= final["style"] and run["content"] >= final["content"]
@@ -120,9 +120,9 @@ def main(argv=None):
                   f"{row['seconds'] / final['seconds']:.0%} | {row['style']:.4f} | "
                   f"{row['content']:.3f} | {row['grain']:.2f} | {row['loss']:.4g} |")
     for run in runs:
-        name = " + ".join(f"{n} at {f:g}" for f, n in run["stages"])
+        stages = " + ".join(f"{n} at {f:g}" for f, n in run["stages"])
         mark = " (reaches the book's picture)" if run["reaches_book_picture"] else ""
-        print(f"| coarse to fine: {name}{mark} | {run['evaluations']:g} (equivalent) | "
+        print(f"| coarse to fine: {stages}{mark} | {run['evaluations']:g} (equivalent) | "
               f"{run['seconds']:.0f} | "
               f"{run['share_of_book_time']:.0%} | {run['style']:.4f} | {run['content']:.3f} | "
               f"{run['grain']:.2f} | {run['loss']:.4g} |")
