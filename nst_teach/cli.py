@@ -331,16 +331,14 @@ def run_transfer(args, signals):
     if not result.history.iteration_loss and not stopped:
         return 1
     written = save_result(result.image, output)
-    curve = save_result(result.stage_histories or result.history,  # every stage, if staged
-                        output.with_name(output.stem + "_loss.png"))
+    curve = save_result(result.loss_curve, output.with_name(output.stem + "_loss.png"))
     height, width = result.image.shape[:2]
     status = "stopped early, best image so far" if stopped else "done"
     losses = result.history.evaluations["total"]
     loss = f", loss {losses[-1]:.4g}" if losses else ""
-    evaluations = sum(h.n_evaluations for _, h in result.stage_histories) or result.history.n_evaluations
     print(
         f"{status}: {written} ({width}x{height}, backbone {result.backbone}, "
-        f"{evaluations} evaluations{loss}, "
+        f"{result.n_evaluations} evaluations{loss}, "
         f"{time.perf_counter() - start:.0f} s); loss curve: {curve}"
     )
     if written != output or curve != output.with_name(output.stem + "_loss.png"):

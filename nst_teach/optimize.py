@@ -56,6 +56,16 @@ class Result:
     def loss(self):
         return self.history.iteration_loss[-1] if self.history.iteration_loss else None
 
+    @property
+    def loss_curve(self):
+        """What `nst_teach.plotting.plot_loss_history` draws: every stage if staged, else `history`."""
+        return self.stage_histories or self.history
+
+    @property
+    def n_evaluations(self):
+        """Loss evaluations of the whole run, every stage's included."""
+        return sum(h.n_evaluations for _, h in self.stage_histories) or self.history.n_evaluations
+
 
 def transfer(content, style, settings=BOOK, *, on_event=None, save_prefix=None,
              progress=False, mask=None, init_image=None, **changes):

@@ -36,6 +36,9 @@ def plot_loss_history(history, ax=None, title="Loss during the optimisation"):
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
     stages = list(history) if isinstance(history, (list, tuple)) else [(None, history)]
+    if not any(stage.n_evaluations for _, stage in stages):
+        ax.set_title("no loss evaluated yet")
+        return ax
     first = 1  # the number of a stage's first evaluation
     for index, (height, stage) in enumerate(stages):
         evaluations = range(first, first + stage.n_evaluations)

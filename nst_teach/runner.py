@@ -5,7 +5,8 @@ view decides how (`nst_teach.widgets` draws it with widgets; the tests use
 a plain recorder). A view has these methods:
 
 - ``show_image(image)``: an RGB uint8 array, the best picture so far;
-- ``show_plot(history)``: the loss curve of a `nst_teach.evaluator.History`;
+- ``show_plot(history)``: the loss curve of a `nst_teach.evaluator.History`
+  (or of a staged run's stages: `nst_teach.optimize.Result.loss_curve`);
 - ``show_status(text)``, ``show_error(error)`` (an exception or a text);
 - ``show_progress(done, total)``: rounds (or stages) finished;
 - ``set_running(running)``: a run started or ended;
@@ -235,10 +236,11 @@ class RunController:
         self.result = result
         self.results.append(result)
         self.view.show_image(result.image)
-        self.view.show_plot(result.history)
-        done = len(result.history.iteration_loss)
+        self.view.show_plot(result.loss_curve)
+        stages = len(result.stage_histories)
+        done = f"{stages} stages" if stages else f"{len(result.history.iteration_loss)} iterations"
         how = "stopped" if result.stopped else "done"
-        self.view.show_status(f"{how} after {done} iterations ({result.history.n_evaluations} "
+        self.view.show_status(f"{how} after {done} ({result.n_evaluations} "
                               f"evaluations) in {seconds:.1f} s")
         self.view.add_result(result, names, len(self.results))
 

@@ -66,13 +66,8 @@ def loss_plot_png(history):
 
     Used by `nst_teach.widgets`.
     """
-    def draw(ax):
-        if history.n_evaluations:
-            plot_loss_history(history, ax, title="Loss (weighted components)")
-        else:
-            ax.set_title("no loss evaluated yet")
-
-    return plot_png(draw, figsize=(5.5, 3.2), dpi=80)
+    return plot_png(lambda ax: plot_loss_history(history, ax, title="Loss (weighted components)"),
+                    figsize=(5.5, 3.2), dpi=80)
 
 
 def decode_upload(item):
@@ -377,7 +372,7 @@ class Playground:
             return None
         stem = self.results_dir / f"run-{len(self.results)}"
         path = images.save_image(self.result.image, stem.with_suffix(".png"))
-        (stem.parent / f"{stem.name}-loss.png").write_bytes(loss_plot_png(self.result.history))
+        (stem.parent / f"{stem.name}-loss.png").write_bytes(loss_plot_png(self.result.loss_curve))
         self.view.show_status(f"saved {path}")
         return path
 

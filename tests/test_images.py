@@ -308,3 +308,5 @@ def test_a_staged_runs_loss_curve_draws_every_stage_one_after_another():
     assert boundaries == [3.5]  # between the last 64-px and the first 128-px evaluation
     assert [text.get_text() for text in ax.texts] == ["64 px", "128 px"]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["total", "content", "style", "total variation"]
+    empty = plot_loss_history([(64, History())], Figure().add_subplot())
+    assert empty.get_title() == "no loss evaluated yet" and not empty.lines

@@ -50,6 +50,19 @@ def test_a_run_tells_the_view_everything_and_gives_transfers_result():
     assert controller.results == [result] and "show_error" not in methods
 
 
+def test_a_staged_run_ends_with_every_stage_in_its_curve_and_count():
+    view = Recorder()
+    controller = RunController(view, data.example)
+    assert controller.run(TINY.replace(stages=((0.5, 3), (1.0, 4))), NAMES)
+    result = controller.wait(timeout=120)
+    heights = [height for height, _ in result.stage_histories]
+    assert len(heights) == 2 and heights[0] < heights[1] == 32
+    assert view.last("show_plot")[0] is result.stage_histories
+    evaluations = sum(history.n_evaluations for _, history in result.stage_histories)
+    assert evaluations > result.history.n_evaluations  # the small stage counts too
+    assert view.last("show_status")[0].startswith(f"done after 2 stages ({evaluations} evaluations)")
+
+
 def test_stop_before_the_first_evaluation_keeps_the_start_and_says_so():
     view = Recorder()
     controller = RunController(view, data.example)
