@@ -98,7 +98,7 @@ def settings_per_stage(settings, stages, content):
 def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=None,
                   on_event=None, target_loss=None, mask=None, init_image=None,
                   save_prefix=None, progress=False, **changes):
-    """Stylise `content` with `style`: the book's loss, reached sooner.
+    """Stylise `content` with `style` with the book's losses, smaller sizes first: its picture sooner.
 
     Same arguments as `nst_teach.transfer` for images, settings, `mask` and
     `init_image` (see `nst_teach.problem.setup`); instead of
