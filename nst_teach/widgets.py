@@ -377,6 +377,13 @@ class Playground:
         return path
 
 
+def _loss_text(result):
+    """The card's last line; a run stopped before its first round has no loss to show."""
+    if result.loss is None:
+        return "stopped before its first round: no loss yet"
+    return f"final loss {result.loss:.4g}"
+
+
 def _card(result, names, number):
     """A finished run in the gallery: its picture and the settings that made it."""
     s = result.settings
@@ -387,7 +394,7 @@ def _card(result, names, number):
         f"{stages_text(s.stages) if s.stages else f'{s.iterations}×{s.maxfun} evals'}<br>"
         f"content {s.content_weight:.1e} · style {s.style_weight:.1e} · TV {s.tv_weight:.1e}<br>"
         f"{s.content_layer} / {len(s.style_layers)} style layers, {s.normalization}, "
-        f"seed {s.seed}<br>{_beyond_summary(s)}final loss {result.loss if result.loss is None else f'{result.loss:.4g}'}"
+        f"seed {s.seed}<br>{_beyond_summary(s)}{_loss_text(result)}"
     )
     picture = w.Image(value=png_bytes(result.image), format="png",
                       layout=w.Layout(width="200px", height="auto"))

@@ -134,6 +134,8 @@ def test_stop_mid_iteration_keeps_the_best_image(tmp_path, monkeypatch):
     assert result.stopped and result.history.n_evaluations == 3  # the 4th was refused
     assert result.history.iteration_loss == []
     assert playground.progress.value == 0
+    card_text = playground.gallery.children[-1].children[1].value
+    assert "no loss yet" in card_text and "None" not in card_text
 
 
 def test_upload_becomes_the_content_and_is_used(tmp_path):
