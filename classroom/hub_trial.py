@@ -9,11 +9,11 @@ cells up to its first stylisation, all at the same time. It records, per
 student, the seconds to that first result and the memory of their server
 and kernel (the largest sum of resident memory, sampled every second).
 Then the two memory layers are tried on the first student: a kernel that
-asks for more than the limit must get a MemoryError (prlimit), and a second
-kernel that takes the student's total over the limit, while under it on its
-own, must be ended by the hub and restarted empty (memory_cap.py), the
-larger one, not the first; the others' kernels must still answer. It prints
-a JSON report and stops everything it started.
+asks for more than the limit must get a MemoryError (prlimit), and of two
+kernels that are each under the limit but together over it, the hub must
+end the larger (memory_cap.py), which Jupyter restarts empty; the smaller
+one and the others' kernels must still answer. It prints a JSON report and
+stops everything it started.
 
 Students' servers run as this user, in homes under the trial's folder
 (JupyterHub's SimpleLocalProcessSpawner), unless --accounts: then the hub
@@ -59,7 +59,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 COURSE_FOLDER = "nst-teach-course"
 SETUP_NOTEBOOK = "01_setup.ipynb"
-SECOND_NOTEBOOK = "02_images_and_vgg.ipynb"  # the first student's second kernel opens it
+SMALLER_NOTEBOOK, LARGER_NOTEBOOK = "02_images_and_vgg.ipynb", "03_content_loss.ipynb"  # over_the_total
 FIRST_STYLISATION = "nst_teach.transfer("  # the set-up notebook's cell that makes the first result
 SERVICE = "hub-trial"
 ACCOUNTS_PREFIX = "nst-trial"  # --accounts: names unlikely to exist already
@@ -236,10 +236,14 @@ class Kernel:
         from tornado.httpclient import HTTPRequest
         from tornado.websocket import websocket_connect
 
+        self.id = session["kernel"]["id"]
         url = (f"ws://127.0.0.1:{self.hub.port}/user/{self.user}/api/kernels/"
-               f"{session['kernel']['id']}/channels?session_id={self.session}")
+               f"{self.id}/channels?session_id={self.session}")
         self.socket = await websocket_connect(HTTPRequest(
             url, headers={"Authorization": f"token {self.hub.token}"}), max_message_size=2**28)
+
+    async def shut_down(self, client):
+        await request(client, self.hub, "DELETE", f"/kernels/{self.id}", base=f"/user/{self.user}/api")
 
     async def message(self, seconds):
         """The next message from the kernel's channels; None when the connection closed."""
@@ -385,24 +389,28 @@ async def over_the_limit(kernels):
 
 
 async def over_the_total(client, hub, kernels, limit):
-    """Per student: the first student opens a second notebook whose kernel fills 3/4 of the limit.
+    """Per student: two kernels of the first student, each under the limit, together over it.
 
-    Under the per-process limit on its own, it takes the student's total
-    (server, the first kernel after its stylisation, this one) over it: the
-    hub must end this kernel, the larger, and Jupyter restart it empty, while
-    the student's first kernel and the other students' still answer.
+    Its notebook 01 kernel shut down, the student opens notebook 02 and fills
+    0.3 of the limit, then notebook 03 and fills 0.75: the hub must end the
+    larger kernel (Jupyter restarts it empty) and leave the smaller one and
+    the other students' kernels alone. (While the larger one fills, it passes
+    the smaller before the total passes the limit, whenever the poll comes.)
     """
     first, *others = kernels
-    await first.run("kept = 42")
-    second = Kernel(hub, first.user)
-    await second.start(client, f"{COURSE_FOLDER}/{SECOND_NOTEBOOK}")
+    await first.shut_down(client)
+    smaller, larger = Kernel(hub, first.user), Kernel(hub, first.user)
+    await smaller.start(client, f"{COURSE_FOLDER}/{SMALLER_NOTEBOOK}")
+    await larger.start(client, f"{COURSE_FOLDER}/{LARGER_NOTEBOOK}")
+    kept = await smaller.run(f"kept = b'x' * {limit * 3 // 10}")
     began = time.monotonic()
-    filled = await second.run(f"block = b'x' * {limit * 3 // 4}")
-    ended = filled.status if filled.status != "ok" else await second.wait_until_ended(120)
-    return {"second_kernel_mb": limit * 3 // 4 // 2**20, "second_kernel": ended,
+    filled = await larger.run(f"block = b'x' * {limit * 3 // 4}")
+    ended = filled.status if filled.status != "ok" else await larger.wait_until_ended(120)
+    return {"kernels_mb": [limit * 3 // 10 // 2**20, limit * 3 // 4 // 2**20],
+            "smaller_kernel": kept.status, "larger_kernel": ended,
             "seconds_to_end": round(time.monotonic() - began, 1),
-            "second_kernel_after": (await second.run("assert 'block' not in dir()")).status,
-            "first_kernel_after": (await first.run("assert kept == 42")).status,
+            "larger_kernel_after": (await larger.run("assert 'block' not in dir()")).status,
+            "smaller_kernel_after": (await smaller.run(f"assert len(kept) == {limit * 3 // 10}")).status,
             "other_kernels": [(await kernel.run("1 + 1")).status for kernel in others],
             "hub_log": [line.strip() for line in hub.log_lines() if "Memory cap" in line]}
 
@@ -454,8 +462,9 @@ def accounts_problem(users):
          "import jupyterhub.singleuser, importlib.util as u; assert u.find_spec('nst_teach')"],
         capture_output=True, text=True)
     if probe.returncode:
-        return (f"another account cannot run {sys.executable} with {ROOT} "
-                f"({probe.stderr.strip().splitlines()[-1:]}): use a Python environment and a "
+        why = (probe.stderr.strip().splitlines() or ["no message"])[-1]
+        return (f"another account cannot run {sys.executable} with {ROOT} ({why}): "
+                "use a Python environment and a "
                 "clone that every account can read, as docs/teaching.md sets one up in /srv/nst-teach")
     return None
 

@@ -49,10 +49,11 @@ def check_the_class(report, users):
     assert limit["100_mb"] == "ok"  # under the per-process limit: fine
     assert limit["over_limit"] == "MemoryError"  # over it: refused, in that kernel only
     assert limit["greedy_kernel_after"] == "ok" and limit["other_kernels"] == ["ok", "ok"]
-    total = report["memory_total_test"]
-    assert total["second_kernel"] == "restarting"  # the hub ended it and Jupyter restarted it
-    assert total["second_kernel_after"] == "ok"  # ... empty: its 1.5 GB are gone
-    assert total["first_kernel_after"] == "ok"  # the smaller kernel kept its variables
+    total = report["memory_total_test"]  # two kernels of 0.6 and 1.5 GB, with the server over 2 GB
+    assert total["smaller_kernel"] == "ok"
+    assert total["larger_kernel"] == "restarting"  # the hub ended it and Jupyter restarted it
+    assert total["larger_kernel_after"] == "ok"  # ... empty: its 1.5 GB are gone
+    assert total["smaller_kernel_after"] == "ok"  # the smaller kernel kept its 0.6 GB
     assert total["other_kernels"] == ["ok", "ok"]
     [logged] = total["hub_log"]  # one kernel ended, and the hub says whose
     assert f"{users[0]}'s processes use" in logged
