@@ -251,6 +251,7 @@ class Kernel:
         return None if text is None else json.loads(text)
 
     async def run(self, code, seconds=1800):
+        """Run `code` as a notebook cell: its Reply."""
         msg_id = uuid.uuid4().hex
         await self.socket.write_message(json.dumps({
             "header": {"msg_id": msg_id, "username": self.user, "session": self.session,
