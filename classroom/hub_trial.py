@@ -54,6 +54,7 @@ from pathlib import Path
 
 import nbformat
 import psutil
+from memory_cap import resident  # beside this file
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -163,13 +164,7 @@ class MemoryWatch(threading.Thread):
     def run(self):
         while not self.stopped.wait(1.0):
             for user, processes in students_processes().items():
-                total = 0
-                for process in processes:
-                    try:
-                        total += process.memory_info().rss
-                    except psutil.Error:
-                        pass
-                self.peak[user] = max(self.peak.get(user, 0), total)
+                self.peak[user] = max(self.peak.get(user, 0), resident(processes))
 
 
 async def request(client, hub, method, path, body=None, base="/hub/api"):
