@@ -4,15 +4,22 @@
 
 Students log in with a user name of their choice and the class's password.
 On a student's first start the hub makes a Linux account for them (the hub
-runs as root) and copies the course notebooks into ~/nst-teach-course. Each
-student's Jupyter server, and each kernel it starts, runs under a memory
-limit: a kernel that asks for more gets a MemoryError, and everyone else
-carries on. VGG19's weights are shared read-only through KERAS_HOME.
+runs as root) and copies the course notebooks into ~/nst-teach-course.
+VGG19's weights are shared read-only through KERAS_HOME.
+
+Memory, in two layers, so that one student cannot take the machine from the others:
+  - a total per student: every few seconds the hub adds up the resident memory
+    of a student's server and kernels, and above NST_CLASS_MEMORY it ends
+    their largest kernel (classroom/memory_cap.py), which Jupyter restarts
+    empty; a spike shorter than the poll can slip through;
+  - a limit per process, at once: the server and each kernel run under
+    `prlimit --data=NST_CLASS_MEMORY`, so a single kernel that asks for more
+    gets a MemoryError the moment it asks, and lives on.
 
 Settings, from the environment (defaults in brackets):
   NST_CLASS_PASSWORD    the students' shared password, 8 characters or more (required)
   NST_CLASS_ADMINS      comma-separated user names that may use the admin page [teacher]
-  NST_CLASS_MEMORY      the memory limit of each server and kernel, e.g. 2500M [4G]
+  NST_CLASS_MEMORY      each student's memory limit (server and kernels), e.g. 2500M [4G]
   NST_CLASS_KERAS_HOME  a folder with models/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5,
                         readable by all, writable by root only [/srv/nst-teach/keras]
   NST_CLASS_URL         where students connect [http://0.0.0.0:8000]
@@ -27,6 +34,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from jupyterhub.spawner import SimpleLocalProcessSpawner  # noqa: E402
+from jupyterhub.traitlets import ByteSpecification  # noqa: E402
+from memory_cap import MemoryCappedSpawner  # noqa: E402 (beside this file)
 
 c = get_config()  # noqa: F821 (JupyterHub provides it)
 
@@ -43,7 +55,7 @@ def setting(name, default=None):
 
 STATE = Path(setting("STATE", "/srv/nst-teach/hub"))
 STATE.mkdir(parents=True, exist_ok=True)
-MEMORY = setting("MEMORY", "4G")
+MEMORY = ByteSpecification().validate(None, setting("MEMORY", "4G"))  # in bytes, as prlimit takes it
 
 # Who comes in: any user name (lower-case letters, digits, - and _) with the class's password.
 c.JupyterHub.authenticator_class = "shared-password"
@@ -58,23 +70,15 @@ c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.pid_file = str(STATE / "jupyterhub-proxy.pid")
 
 
-def in_bytes(size):
-    """'3G', '2500M' or a number of bytes -> bytes (prlimit takes bytes only)."""
-    units = {"K": 2**10, "M": 2**20, "G": 2**30}
-    if size[-1:].upper() in units:
-        return int(float(size[:-1]) * units[size[-1].upper()])
-    return int(size)
-
-
 def limited(command):
-    """`command` under a memory limit that every process it starts inherits (kernels too).
+    """`command` under a per-process memory limit that every process it starts inherits (kernels too).
 
     RLIMIT_DATA counts the memory a process has written to or set aside for
     writing (heap, arrays), not the address space TensorFlow maps and never
     uses (its virtual size is about 1.7 GB above what it uses), so the limit
     can sit close to real use. Going over it gives a MemoryError.
     """
-    return ["prlimit", f"--data={in_bytes(MEMORY)}", "--", *command]
+    return ["prlimit", f"--data={MEMORY}", "--", *command]
 
 
 STUDENTS_GROUP = "nst-class"  # the accounts this hub made; no other account can be logged into
@@ -117,8 +121,9 @@ def prepare_student(spawner):
             subprocess.run(["chown", "-R", f"{spawner.user.name}:", str(course)], check=True)
 
 
-from jupyterhub.spawner import SimpleLocalProcessSpawner  # noqa: E402 (after the settings above)
-
+c.JupyterHub.spawner_class = MemoryCappedSpawner  # LocalProcessSpawner, with a total per student
+c.Spawner.mem_limit = MEMORY
+c.Spawner.poll_interval = 5  # seconds between the hub's checks of each server (and of its memory)
 c.Spawner.cmd = limited([sys.executable, "-m", "jupyterhub.singleuser"])
 c.Spawner.pre_spawn_hook = prepare_student
 c.Spawner.default_url = f"/lab/tree/{COURSE_FOLDER}/README.md"
