@@ -53,6 +53,7 @@ def check_the_class(report, users):
     total = report["memory_total_test"]  # two kernels of 0.6 and 1.5 GB, with the server over 2 GB
     assert total["smaller_kernel"] == "ok"
     assert total["larger_kernel"] == "restarting"  # the hub ended it and Jupyter restarted it
+    assert total["larger_kernel_back"]  # the restarted kernel answers again ...
     assert total["larger_kernel_after"] == "ok"  # ... empty: its 1.5 GB are gone
     assert total["smaller_kernel_after"] == "ok"  # the smaller kernel kept its 0.6 GB
     assert total["other_kernels"] == ["ok", "ok"]
