@@ -299,31 +299,32 @@ class Kernel:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             msg_id = await self.send("kernel_info_request", {})
-            retry = min(time.monotonic() + 2.0, deadline)
-            while (left := retry - time.monotonic()) > 0:
-                try:
-                    message = await self.message(left)
-                except asyncio.TimeoutError:
-                    break
-                if message is None:
-                    return False
-                if message.get("parent_header", {}).get("msg_id") == msg_id:
-                    return True
+            outcome, _ = await self.first(min(time.monotonic() + 2.0, deadline),
+                                          lambda m: m.get("parent_header", {}).get("msg_id") == msg_id)
+            if outcome != "timeout":
+                return outcome == "found"
         return False
 
     async def wait_until_ended(self, seconds):
         """'restarting' (or 'dead') once Jupyter says this kernel died; 'running' after `seconds`."""
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
+        outcome, message = await self.first(time.monotonic() + seconds, kernel_ended)
+        if outcome == "found":
+            return kernel_ended(message)
+        return "dead" if outcome == "closed" else "running"
+
+    async def first(self, until, wanted):
+        """("found", message) for the first message before `until` (monotonic) that is `wanted`;
+        ("closed", None) if the connection closed first, ("timeout", None) if time ran out."""
+        while (left := until - time.monotonic()) > 0:
             try:
                 message = await self.message(left)
             except asyncio.TimeoutError:
                 break
             if message is None:
-                return "dead"
-            if ended := kernel_ended(message):
-                return ended
-        return "running"
+                return "closed", None
+            if wanted(message):
+                return "found", message
+        return "timeout", None
 
 
 def setup_cells():
