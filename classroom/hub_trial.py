@@ -433,17 +433,17 @@ async def over_the_total(client, hub, kernels, limit):
     smaller, larger = Kernel(hub, first.user), Kernel(hub, first.user)
     await smaller.start(client, f"{COURSE_FOLDER}/{SMALLER_NOTEBOOK}")
     await larger.start(client, f"{COURSE_FOLDER}/{LARGER_NOTEBOOK}")
-    kept = await smaller.run(f"kept = b'x' * {limit * 3 // 10}")
+    small_bytes, large_bytes = limit * 3 // 10, limit * 3 // 4
+    kept = await smaller.run(f"kept = b'x' * {small_bytes}")
     began = time.monotonic()
-    filled = await larger.run(f"block = b'x' * {limit * 3 // 4}")
+    filled = await larger.run(f"block = b'x' * {large_bytes}")
     ended = filled.status if filled.status != "ok" else await larger.wait_until_ended(120)
-    return {"kernels_mb": [limit * 3 // 10 // 2**20, limit * 3 // 4 // 2**20],
+    return {"kernels_mb": [small_bytes // 2**20, large_bytes // 2**20],
             "smaller_kernel": kept.status, "larger_kernel": ended,
             "seconds_to_end": round(time.monotonic() - began, 1),
             "larger_kernel_back": await larger.reconnected(120),
             "larger_kernel_after": (await larger.run("assert 'block' not in dir()", 120)).status,
-            "smaller_kernel_after": (await smaller.run(f"assert len(kept) == {limit * 3 // 10}",
-                                                       120)).status,
+            "smaller_kernel_after": (await smaller.run(f"assert len(kept) == {small_bytes}", 120)).status,
             "other_kernels": [(await kernel.run("1 + 1", 120)).status for kernel in others],
             "hub_log": [line.strip() for line in hub.log_lines() if "Memory cap" in line]}
 
