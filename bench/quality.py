@@ -6,6 +6,7 @@ One command (from the repository root)::
     python bench/quality.py --quick               # smoke test: two pairs, tiny sizes
     python bench/quality.py --folder my_pairs/    # your own: my_pairs/content/*, my_pairs/style/*
     python bench/quality.py --pairs chelsea:swirls --fast swirls.keras  # and a fast network
+    python bench/quality.py --presets book,painterly-quick:gram,painterly-quick:sliced  # statistics
 
 For every (photo, painting) pair and preset it runs the optimisation, then
 scores the picture with `nst_teach.judge` (a style embedding from a network
@@ -21,7 +22,9 @@ names the pairs instead (example names or paths). ``--fast MODEL.keras`` adds
 a style network of notebook 08 (`nst_teach.fast`) as one more column: it
 stylises each pair's photo at the height of the presets' pictures, and is
 judged against the pair's painting, so give pairs with the painting it was
-trained on; their results go to bench/results/quality_pairs.
+trained on; their results go to bench/results/quality_pairs. A preset
+written ``NAME:STATISTIC`` is that preset with the values chosen for that
+style statistic (notebook 10, `nst_teach.config.PAINTERLY_BY_STATISTIC`).
 """
 
 from __future__ import annotations
@@ -80,7 +83,9 @@ def run_pair(content, style, presets, height, backbone, out, network=None):
            "presets": {}}
     pictures = []
     for name in presets:
-        settings = nst.preset(name, backbone=backbone, **({"height": height} if height else {}))
+        preset, _, statistic = name.partition(":")
+        settings = nst.preset(preset, backbone=backbone, **({"height": height} if height else {}),
+                              **({"style_statistic": statistic} if statistic else {}))
         began = time.perf_counter()
         result = nst.transfer(photo, painting, settings)
         pictures.append((name, result.image, time.perf_counter() - began, result.backbone))
@@ -93,7 +98,7 @@ def run_pair(content, style, presets, height, backbone, out, network=None):
         pictures.append((FAST, image, time.perf_counter() - began,
                          network.nst_info.get("backbone", "")))
     for name, image, seconds, used in pictures:
-        path = out / f"{row['content']}__{row['style']}__{name.replace(' ', '_')}.png"
+        path = out / f"{row['content']}__{row['style']}__{name.replace(' ', '_').replace(':', '_')}.png"
         nst.save_image(image, path)
         row["presets"][name] = {**judge.scores(image, photo, painting),
                                 "seconds": seconds, "height": image.shape[0],
@@ -169,7 +174,8 @@ def write_doc(text):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", default="book,painterly", help="comma-separated preset names")
+    parser.add_argument("--presets", default="book,painterly",
+                        help="comma-separated preset names; NAME:STATISTIC for a style statistic")
     parser.add_argument("--height", type=int, help="working height (default: each preset's own)")
     parser.add_argument("--backbone", default="auto", help="auto, vgg19, hed-vgg16 (default auto)")
     parser.add_argument("--folder", help="your own pairs: FOLDER/content/* x FOLDER/style/*")

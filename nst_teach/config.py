@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __all__ = [
     "vgg_layer_names", "min_size_for", "Settings", "preset", "at_height", "BOOK", "QUICK", "PAINTERLY",
-    "PAINTERLY_QUICK", "PRESETS", "FAST_STAGES",
+    "PAINTERLY_QUICK", "PAINTERLY_BY_STATISTIC", "PRESETS", "FAST_STAGES",
 ]
 
 import re
@@ -23,6 +23,7 @@ BOOK_STYLE_LAYERS = (
     "block5_conv1",
 )
 NORMALIZATIONS = ("book", "paper")
+STYLE_STATISTICS = ("gram", "gaussian", "sliced")
 BACKBONES = ("auto", "vgg19", "hed-vgg16", "random")
 RESAMPLE = ("nearest", "bilinear", "bicubic", "lanczos")
 INITS = ("content", "noise", "style")
@@ -121,6 +122,11 @@ class Settings:
     normalization: str = setting("book", "style-loss divisor", Choice(NORMALIZATIONS),
                                  control=Control("menu", "weights", "style norm"),
                                  in_loss_graph=True)
+    style_statistic: str = setting(
+        "gram", "what the style loss compares: gram (the book's Gram matrices), gaussian "
+        "(means and covariances), sliced (whole distributions along random directions); "
+        "notebook 10", Choice(STYLE_STATISTICS),
+        control=Control("menu", "weights", "statistic"), in_loss_graph=True)
     backbone: str = setting("auto", "the network", Choice(BACKBONES),
                             control=Control("menu", "size", "backbone"))
     weights: str | None = setting(None, "path of a local VGG19 weights file (.h5)",
@@ -214,7 +220,7 @@ BOOK = Settings()
 QUICK = Settings(height=192, iterations=10, resample="bicubic")
 """A fast look at a result on a laptop CPU: about a minute."""
 
-PAINTERLY = {
+_PAINTERLY_GRAM = {
     # Measured here with bench/quality.py (docs/quality.md).
     "hed-vgg16": Settings(
         backbone="hed-vgg16", height=512, resample="lanczos", normalization="paper",
@@ -232,6 +238,29 @@ PAINTERLY = {
         stages=((0.5, 200), (1.0, 200)),
     ),
 }
+
+PAINTERLY_BY_STATISTIC = {
+    "hed-vgg16": {
+        "gram": _PAINTERLY_GRAM["hed-vgg16"],
+        "gaussian": _PAINTERLY_GRAM["hed-vgg16"].replace(style_statistic="gaussian", style_weight=16000.0),
+        "sliced": _PAINTERLY_GRAM["hed-vgg16"].replace(style_statistic="sliced", style_weight=30000.0),
+    },
+}
+# Not measured (no ImageNet weights offline): hed-vgg16's values for the statistics that are
+# not the Gram matrix. Their distances and the content loss both grow with the square of the
+# features' scale, so the balance between them carries over better than the Gram's does.
+PAINTERLY_BY_STATISTIC["vgg19"] = {
+    "gram": _PAINTERLY_GRAM["vgg19"],
+    **{statistic: settings.replace(backbone="vgg19")
+       for statistic, settings in PAINTERLY_BY_STATISTIC["hed-vgg16"].items() if statistic != "gram"},
+}
+"""The painterly values per backbone and style statistic (notebook 10), chosen by measurement."""
+
+PAINTERLY_STATISTIC = {"hed-vgg16": "gram", "vgg19": "gram"}
+"""The statistic whose pictures the quality benchmark preferred, per backbone (docs/quality.md)."""
+
+PAINTERLY = {name: PAINTERLY_BY_STATISTIC[name][statistic]
+             for name, statistic in PAINTERLY_STATISTIC.items()}
 """The best pictures we can make in about the book's time, per backbone (docs/quality.md)."""
 
 def at_height(settings, height):
@@ -246,11 +275,17 @@ def at_height(settings, height):
     return settings.replace(height=height, content_weight=settings.content_weight * scale)
 
 
-PAINTERLY_QUICK = {name: at_height(settings, 256).replace(stages=((0.5, 150), (1.0, 150)))
-                   for name, settings in PAINTERLY.items()}
+def _quick(settings):
+    return at_height(settings, 256).replace(stages=((0.5, 150), (1.0, 150)))
+
+
+PAINTERLY_QUICK_BY_STATISTIC = {name: {statistic: _quick(settings) for statistic, settings in per.items()}
+                                for name, per in PAINTERLY_BY_STATISTIC.items()}
+PAINTERLY_QUICK = {name: _quick(settings) for name, settings in PAINTERLY.items()}
 """`PAINTERLY` at 256 px: about a minute on two CPU cores (the README's main job)."""
 
 PRESETS = {"book": BOOK, "quick": QUICK, "painterly": PAINTERLY, "painterly-quick": PAINTERLY_QUICK}
+_BY_STATISTIC = {"painterly": PAINTERLY_BY_STATISTIC, "painterly-quick": PAINTERLY_QUICK_BY_STATISTIC}
 
 
 def preset(name, **changes):
@@ -260,6 +295,8 @@ def preset(name, **changes):
     the one for ``changes["backbone"]`` is used, and with ``"auto"`` (the
     default) the one for the backbone that ``"auto"`` will pick (VGG19 when its
     weights are at hand, otherwise hed-vgg16); the backbone stays as asked.
+    With ``changes["style_statistic"]``, they are the values chosen for that
+    statistic (notebook 10; `PAINTERLY_BY_STATISTIC`).
 
     Parameters
     ----------
@@ -283,6 +320,7 @@ def preset(name, **changes):
             from .backbones import vgg19_available
 
             backbone = "vgg19" if vgg19_available(changes.get("weights")) else "hed-vgg16"
-        chosen = chosen.get(backbone, chosen["vgg19"])  # "random" is VGG19 too
+        network = backbone if backbone in chosen else "vgg19"  # "random" is VGG19 too
+        chosen = _BY_STATISTIC[name][network].get(changes.get("style_statistic"), chosen[network])
         changes.setdefault("backbone", "auto")
     return chosen.replace(**changes)

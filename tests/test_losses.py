@@ -80,7 +80,7 @@ def test_weighted_losses_match_numpy_on_real_features(rng):
     feats = {k: v.numpy() for k, v in extractor(x).items()}
     content = 0.025 * np.sum((feats["block3_conv2"] - targets.content.numpy()) ** 2)
     style = sum(
-        np.sum((targets.grams[n].numpy() - np_gram(feats[n])) ** 2) / (4 * 9 * (32 * 40) ** 2)
+        np.sum((targets.style[n].numpy() - np_gram(feats[n])) ** 2) / (4 * 9 * (32 * 40) ** 2)
         for n in SMALL.style_layers
     ) / 3
     assert parts["content"] == pytest.approx(content, rel=1e-3)

@@ -10,7 +10,7 @@ __all__ = ["FAST_CONTENT_LAYER", "FAST_STYLE_LAYERS", "FastSettings"]
 
 import dataclasses
 
-from ..config import BACKBONES, CONVOLUTIONS, LAYER_HINT, VGG_LAYERS
+from ..config import BACKBONES, CONVOLUTIONS, LAYER_HINT, STYLE_STATISTICS, VGG_LAYERS
 from ..schema import Choice, Integer, Integers, Names, Number, Optional, Text, schema, setting
 
 # Johnson et al.'s layers (relu2_2 for content; relu1_2 ... relu4_3 for style).
@@ -56,6 +56,8 @@ class FastSettings:
                                  Choice(VGG_LAYERS, what="layer", hint=LAYER_HINT))
     style_layers: tuple = setting(FAST_STYLE_LAYERS, "layers of the style loss, comma-separated",
                                   Names(VGG_LAYERS, what="layer", hint=LAYER_HINT))
+    style_statistic: str = setting("gram", "what the style loss compares: gram, gaussian or "
+                                   "sliced (notebook 10)", Choice(STYLE_STATISTICS))
     backbone: str = setting("auto", "the network", Choice(BACKBONES))
     weights: str | None = setting(None, "path of a local VGG19 weights file (.h5)",
                                   Optional(Text(path=True, what="the path of a .h5 file")))
