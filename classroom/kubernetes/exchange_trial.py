@@ -60,6 +60,15 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def alive(pid):
+    """Whether process `pid` still runs."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 class Trial:
     """The hub, its proxy and ngshare on loopback, in `folder`; `stop()` ends them."""
 
@@ -70,6 +79,7 @@ class Trial:
         self.ngshare_url = f"{self.public}/services/ngshare"  # through the proxy, as in the cluster
         self.token = secrets.token_hex(32)  # the hub's and ngshare's shared service token
         self.processes = []
+        self.proxy = None  # the proxy's process id
 
     def hub_config(self):
         """jupyterhub_config.py: config.yaml's hub (hub_config.py), moved to loopback."""
@@ -111,6 +121,7 @@ c.ConfigurableHTTPProxy.pid_file = {str(self.folder / 'proxy.pid')!r}
                             JUPYTERHUB_SERVICE_URL=f"http://127.0.0.1:{self.ports['ngshare']}/"))
         self.wait_for(f"{self.public}/hub/api")
         self.wait_for(f"{self.ngshare_url}/healthz")
+        self.proxy = int((self.folder / "proxy.pid").read_text())  # the hub started it
 
     def wait_for(self, url, seconds=120):
         deadline = time.monotonic() + seconds
@@ -129,7 +140,7 @@ c.ConfigurableHTTPProxy.pid_file = {str(self.folder / 'proxy.pid')!r}
         return "\n".join(path.read_text()[-3000:] for path in sorted(self.folder.glob("*.log")))
 
     def stop(self):
-        """End the hub (which ends its proxy) and ngshare; return how many were still running."""
+        """End the hub (which ends its proxy) and ngshare; return how many were left running."""
         for process in self.processes:
             process.terminate()
         running = 0
@@ -139,7 +150,7 @@ c.ConfigurableHTTPProxy.pid_file = {str(self.folder / 'proxy.pid')!r}
             except subprocess.TimeoutExpired:
                 process.kill()
                 running += 1
-        return running
+        return running + (self.proxy is not None and alive(self.proxy))
 
 
 def login(public, name, password):

@@ -6,14 +6,15 @@ In the cluster ngshare runs in its own pod, from its own chart and image, and
 listens on every interface of that pod; here its server binds 127.0.0.1 only.
 
 ngshare 0.6.0, the latest release on PyPI (December 2022), predates SQLAlchemy 2,
-which this environment has (JupyterHub 6's alembic needs it). SQLAlchemy 2 no
-longer adds a new object to the database session through a backref, so ngshare
-0.6.0 never saves a released assignment or a submission (it logs "Object of type
-<Assignment> not in session"; nbgrader then finds nothing to fetch). Upstream
-fixed it in October 2024 (LibreTexts/ngshare, commit fd8467e: the handlers add
-the new Assignment and Submission to the session) but has made no release since.
-This does the same from outside: a new Assignment or Submission joins the
-session of the course or assignment it is given. Nothing else of ngshare changes.
+which this environment has (its alembic 1.20, which JupyterHub uses, requires
+it). SQLAlchemy 2 no longer adds a new object to the database session through a
+backref, so ngshare 0.6.0 never saves a released assignment or a submission (it
+logs "Object of type <Assignment> not in session"; nbgrader then finds nothing
+to fetch). Upstream fixed it in October 2024 (LibreTexts/ngshare, commit
+fd8467e: the handlers add the new Assignment and Submission to the session) but
+has made no release since. This does the same from outside: a new Assignment or
+Submission joins the session of the course or assignment it is given. Nothing
+else of ngshare changes.
 """
 
 import sys

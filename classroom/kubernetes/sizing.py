@@ -100,7 +100,7 @@ def table(figures=None):
     figures = measured() if figures is None else figures
     student = per_student(figures)
     lines = ["| students at once | computing at once | memory guaranteed | cores guaranteed "
-             f"| {NODE['name']} nodes (students per node + hub) | dollars per hour "
+             f"| {NODE['name']} nodes (students per node + hub) | US dollars per hour "
              "| per student-hour | first result if all press Run together |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for size in CLASS_SIZES:
@@ -108,7 +108,7 @@ def table(figures=None):
         lines.append(
             f"| {row['students']} | {row['computing']} | {row['memory_gib']:g} GiB "
             f"| {row['cores']:g} | {row['nodes']} ({row['per_node']} per node + {HUB_NODES}) "
-            f"| ${row['usd_per_hour']:.2f} | {row['cents_per_student_hour']:.1f} ¢ "
+            f"| {row['usd_per_hour']:.2f} | {row['cents_per_student_hour']:.1f} cents "
             f"| {row['all_at_once_seconds']:.0f} s |")
     return "\n".join(lines)
 
