@@ -69,7 +69,8 @@ def spawner_config(singleuser):
 
 
 def hub_config(config=None):
-    """The hub's traitlets Config from config.yaml's values; used by `tests/test_kubernetes.py`."""
+    """The hub's traitlets Config from config.yaml's values; used by `tests/test_kubernetes.py`
+    and `exchange_trial.py`."""
     config = values() if config is None else config
     c = Config()
     c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
