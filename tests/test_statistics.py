@@ -177,3 +177,79 @@ def test_quantiles_at_other_levels_are_read_by_interpolation():
     assert sliced_distance(at_40, a).numpy() == pytest.approx(0, abs=1e-6)
     assert sliced_distance(at_40, 2 * a).numpy() == pytest.approx(
         sliced_distance(sliced_target([a], 20, d), 2 * a).numpy(), rel=1e-5)
+
+
+# The statistic through the run: blends, masks, style scale, coarse to fine, the fast network.
+
+def small_settings(statistic):
+    from nst_teach import Settings
+
+    return Settings(height=48, iterations=1, maxfun=6, backbone="random", resample="bicubic",
+                    style_statistic=statistic, style_weight=1e3)
+
+
+@pytest.fixture(scope="module")
+def photo():
+    from nst_teach import data, images
+
+    return images.resize(data.example("grace_hopper"), (64, 55), "bicubic")
+
+
+@pytest.mark.parametrize("statistic", ["gaussian", "sliced"])
+def test_a_blend_weighted_one_zero_is_that_style_alone(photo, statistic):
+    from nst_teach.optimize import setup
+
+    settings = small_settings(statistic)
+    alone = setup(photo, "swirls", settings)
+    blended = setup(photo, ["swirls", "cubist"], settings.replace(style_blend=(1.0, 0.0)))
+    parts_alone, _ = alone.loss_and_grads(alone.x0)
+    parts_blend, _ = blended.loss_and_grads(blended.x0)
+    assert parts_blend["style"] == pytest.approx(parts_alone["style"], rel=1e-4)
+    other = setup(photo, ["swirls", "cubist"], settings.replace(style_blend=(0.5, 0.5)))
+    assert other.loss_and_grads(other.x0)[0]["style"] != pytest.approx(parts_alone["style"], rel=1e-3)
+
+
+@pytest.mark.parametrize("statistic", ["gaussian", "sliced"])
+def test_a_mask_of_ones_is_no_mask(photo, statistic):
+    from nst_teach.optimize import setup
+
+    settings = small_settings(statistic)
+    plain = setup(photo, "swirls", settings)
+    masked = setup(photo, "swirls", settings, mask=np.ones(photo.shape[:2]))
+    half = np.ones(photo.shape[:2])
+    half[:, : photo.shape[1] // 2] = 0
+    halved = setup(photo, "swirls", settings, mask=half)
+    style = lambda problem: problem.loss_and_grads(problem.x0)[0]["style"]  # noqa: E731
+    assert style(masked) == pytest.approx(style(plain), rel=2e-3)
+    assert style(halved) != pytest.approx(style(plain), rel=1e-2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("statistic", ["gaussian", "sliced"])
+def test_every_control_runs_with_the_statistic_and_lowers_its_loss(photo, statistic):
+    from nst_teach import transfer
+
+    settings = small_settings(statistic).replace(style_scale=1.5, preserve_color="luminance",
+                                                 stages=((0.5, 6), (1.0, 6)))
+    result = transfer(photo, ["swirls", "cubist"], settings, style_blend=(0.7, 0.3))
+    assert result.image.shape[:2] == (48, 41)
+    plain = transfer(photo, "swirls", small_settings(statistic).replace(iterations=3))
+    losses = plain.history.iteration_loss
+    assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("statistic", ["gaussian", "sliced"])
+def test_fast_network_style_term_is_one_for_all_zero_features(statistic):
+    import tensorflow as tf
+
+    from nst_teach import data, fast, images
+
+    settings = fast.FastSettings(size=32, batch_size=1, backbone="random", style_size=32,
+                                 style_layers=("block1_conv2", "block2_conv2"),
+                                 style_statistic=statistic)
+    loss, _ = fast.make_loss(images.resize(data.example("swirls"), (48, 48), "bicubic"), settings)
+    zeros = tf.zeros((1, 32, 32, 64))
+    assert float(loss._relative_style("block1_conv2", zeros)) == pytest.approx(1.0, rel=1e-4)
+    outputs = tf.random.uniform((1, 32, 32, 3), 0, 255, seed=1)
+    some = loss.features(fast.vgg_input(outputs))["block1_conv2"]
+    assert 0 < float(loss._relative_style("block1_conv2", some)) < 10
