@@ -11,9 +11,10 @@ __all__ = [
 ]
 
 import re
+from dataclasses import dataclass
 
 from .schema import (Choice, Control, Integer, Names, Number, Numbers, Optional, Stages, Text,
-                     schema, setting)
+                     Validated, setting)
 
 BOOK_STYLE_LAYERS = (
     "block1_conv1",
@@ -54,7 +55,7 @@ def min_size_for(layer):
 
     A VGG layer in block N sits behind N-1 poolings that each halve the image.
 
-    Used by `nst_teach.problem` and `nst_teach.schedule`.
+    Used by `nst_teach.problem` and `nst_teach.stages`.
     """
     match = re.match(r"block(\d+)_", layer)
     return 2 ** (int(match.group(1)) - 1) if match else 1
@@ -64,8 +65,8 @@ LAYER_HINT = (f": VGG's convolution layers are blockB_convC with B = 1-5 and C =
               f"(blocks 1, 2) or 1-4 (blocks 3-5), e.g. {BOOK_STYLE_LAYERS[0]!r}")
 
 
-@schema
-class Settings:
+@dataclass(frozen=True)
+class Settings(Validated):
     """Everything that decides a run; the defaults are the book's (section 8.3).
 
     Change a field with `settings.replace(height=256)`; invalid values raise
@@ -73,9 +74,9 @@ class Settings:
     declared once below with its check, help text, unit and playground
     control (`nst_teach.schema.setting`): the command line's flags, the
     playground's controls and the validation are made from these lines.
-    ``preserve_colour`` is accepted as another spelling of ``preserve_color``;
-    a misspelled name raises `nst_teach.schema.UnknownSetting` naming the
-    nearest field.
+    `replace` (and `nst_teach.transfer`'s keywords) accept ``preserve_colour``
+    as another spelling of ``preserve_color``, and refuse a misspelled name
+    with `nst_teach.schema.UnknownSetting` naming the nearest field.
 
     Parameters
     ----------
@@ -161,7 +162,8 @@ class Settings:
         Optional(Number(positive=True)), unit="GB", flag="--memory-limit")
 
     def __post_init__(self):
-        """The checks that involve several fields (each field's own check ran first)."""
+        """The checks that involve several fields (each field's own check runs first)."""
+        super().__post_init__()
         if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
             raise ValueError(
                 f"style_layer_weights must have one entry per style layer "
@@ -240,7 +242,7 @@ def at_height(settings, height):
     The content loss is a sum over the content layer's positions, so it grows
     with the image's area, while both style normalisations divide the area
     out: at half the height the content weight must be four times larger.
-    Used by `nst_teach.config` and `nst_teach.schedule`.
+    Used by `nst_teach.config` and `nst_teach.stages`.
     """
     scale = (settings.height / height) ** 2
     return settings.replace(height=height, content_weight=settings.content_weight * scale)
@@ -256,10 +258,11 @@ PRESETS = {"book": BOOK, "quick": QUICK, "painterly": PAINTERLY, "painterly-quic
 def preset(name, **changes):
     """The named preset (see `PRESETS`), with optional changes.
 
-    ``"painterly"`` and ``"painterly-quick"`` hold one set of values per backbone:
-    the one for ``changes["backbone"]`` is used, and with ``"auto"`` (the
-    default) the one for the backbone that ``"auto"`` will pick (VGG19 when its
-    weights are at hand, otherwise hed-vgg16); the backbone stays as asked.
+    ``"painterly"`` and ``"painterly-quick"`` hold one set of values per
+    backbone: ``changes["backbone"]`` must name one (``"random"`` takes
+    VGG19's). For ``"auto"``, ask `nst_teach.backbones.resolve` which one it
+    is first, as the command line and the playground do:
+    ``preset("painterly", backbone=backbones.resolve("auto"))``.
 
     Parameters
     ----------
@@ -280,9 +283,9 @@ def preset(name, **changes):
     if isinstance(chosen, dict):
         backbone = changes.get("backbone", "auto")
         if backbone == "auto":
-            from .backbones import vgg19_available
-
-            backbone = "vgg19" if vgg19_available(changes.get("weights")) else "hed-vgg16"
+            raise ValueError(
+                f"preset {name!r} has values per backbone, and 'auto' names none: give "
+                f"backbone='hed-vgg16' or 'vgg19', or backbones.resolve('auto') to find "
+                "which one 'auto' is here")
         chosen = chosen.get(backbone, chosen["vgg19"])  # "random" is VGG19 too
-        changes.setdefault("backbone", "auto")
     return chosen.replace(**changes)

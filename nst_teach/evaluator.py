@@ -31,7 +31,7 @@ COMPONENTS = ("total", "content", "style", "tv")
 class StopRun(Exception):
     """Raised inside an evaluation to end a run early (see `Evaluator.stop`).
 
-    Used by `nst_teach.schedule`.
+    Used by `nst_teach.loop`.
     """
 
 
@@ -48,7 +48,7 @@ class LossNotFinite(ArithmeticError):
     `image` is the best image whose loss was finite (None if there was none),
     `history` the losses up to then.
 
-    Used by `nst_teach.cli` and `nst_teach.schedule`.
+    Used by `nst_teach.cli` and `nst_teach.loop`.
     """
 
     def __init__(self, message, image=None, history=None):
@@ -226,7 +226,7 @@ def evaluation_event(evaluator, problem, stage=0):
 
     Its ``stop()`` is the evaluator's: the run ends at its next evaluation.
 
-    Used by `nst_teach.optimize` and `nst_teach.schedule`.
+    Used by `nst_teach.loop`.
     """
     history = evaluator.history
     return Evaluation(history.n_evaluations, {name: history.evaluations[name][-1] for name in COMPONENTS},

@@ -8,8 +8,8 @@ from nst_teach import BOOK, caches, clear_caches
 from nst_teach.backbones import load_backbone
 from nst_teach.caches import Cache, settings_key
 from nst_teach.features import compute_targets, feature_extractor
+from nst_teach.evaluator import traced_step
 from nst_teach.losses import weighted_losses
-from nst_teach.optimize import traced_step
 
 SMALL = BOOK.replace(height=32, backbone="random")
 SHAPE = (1, 32, 28, 3)

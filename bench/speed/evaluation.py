@@ -26,7 +26,7 @@ def book_loss_and_grads(model, content_x, style_x, settings):
 
     from nst_teach.features import Targets
     from nst_teach.losses import gram_matrix, weighted_losses
-    from nst_teach.optimize import for_scipy, gradient_step
+    from nst_teach.evaluator import for_scipy, gradient_step
 
     network = tf.keras.Model(model.input, {n: model.get_layer(n).output for n in settings.layers})
     content = tf.constant(content_x)
@@ -91,7 +91,7 @@ def bench_per_evaluation(heights, repeats, with_xla=True):
     import tensorflow as tf
 
     from nst_teach.features import feature_extractor
-    from nst_teach.optimize import make_loss_and_grads, traced_step
+    from nst_teach.evaluator import make_loss_and_grads, traced_step
 
     rows = []
     for height in heights:
