@@ -35,7 +35,7 @@ from .schema import flag_help, flag_of
 
 
 def add_setting_flags(parser, settings_class, default_label="default"):
-    """One flag per field of `settings_class` (a `nst_teach.schema.schema` class), made from
+    """One flag per field of `settings_class` (a `nst_teach.schema.Validated` dataclass), made from
     its declaration: the name, the parser of its text, the help text with the default.
 
     Every flag defaults to None (not given), so that a preset's values stay

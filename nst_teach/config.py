@@ -100,17 +100,14 @@ class Settings(Validated):
                               control=Control("slider", "size", "iterations", 1, 50, 1))
     maxfun: int = setting(20, "loss evaluations per restart", Integer(1),
                           control=Control("slider", "size", "maxfun", 1, 100, 1))
-    # in_loss_graph: baked into the traced loss graph, so a change traces a new one
-    # (nst_teach.caches.settings_key); the other fields do not.
+    # The weights are inputs of the traced loss graph (nst_teach.losses.LossWeights);
+    # in_loss_graph: baked into it, so a change traces a new one (nst_teach.caches.settings_key).
     content_weight: float = setting(0.025, "weight of the content loss", Number(),
-                                    control=Control("log", "weights", "content w", -7, 3),
-                                    in_loss_graph=True)
+                                    control=Control("log", "weights", "content w", -7, 3))
     style_weight: float = setting(1.0, "weight of the style loss", Number(),
-                                  control=Control("log", "weights", "style w", -4, 4),
-                                  in_loss_graph=True)
+                                  control=Control("log", "weights", "style w", -4, 4))
     tv_weight: float = setting(1e-4, "total-variation weight", Number(),
-                               control=Control("log", "weights", "TV w", -8, 0),
-                               in_loss_graph=True)
+                               control=Control("log", "weights", "TV w", -8, 0))
     content_layer: str = setting("block5_conv2", "layer of the content loss",
                                  Choice(VGG_LAYERS, what="layer", hint=LAYER_HINT),
                                  control=Control("layer", "layers", "content layer"),
@@ -142,8 +139,7 @@ class Settings(Validated):
     style_blend: tuple | None = setting(None, "one weight per style image, comma-separated",
                                         Optional(Numbers(some_positive=True)))
     style_layer_weights: tuple | None = setting(
-        None, "one factor per style layer, comma-separated (default all 1)", Optional(Numbers()),
-        in_loss_graph=True)
+        None, "one factor per style layer, comma-separated (default all 1)", Optional(Numbers()))
     pooling: str = setting("max", "the backbone's pooling", Choice(POOLINGS),
                            control=Control("menu", "beyond", "pooling"))
     optimizer: str = setting("book", "the optimiser: book (restarted L-BFGS), lbfgs (one run), adam",

@@ -38,7 +38,7 @@ def test_extractor_and_traced_step_are_reused_but_targets_are_not_stale(rng):
     assert feature_extractor(model, SMALL.layers) is extractor
     assert traced_step(extractor, SMALL, (1, 32, 28, 3)) is traced_step(extractor, SMALL, (1, 32, 28, 3))
     assert traced_step(extractor, SMALL, (1, 32, 28, 3)) is not traced_step(
-        extractor, SMALL.replace(style_weight=2.0), (1, 32, 28, 3))
+        extractor, SMALL.replace(normalization="paper"), (1, 32, 28, 3))
 
     _, targets_a, x = small_problem(rng)
     _, targets_b, _ = small_problem(rng)

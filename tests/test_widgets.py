@@ -300,6 +300,10 @@ def test_displaying_builds_and_traces_in_the_background_and_run_reuses_it(tmp_pa
                         lambda *args: traced.append(1) or original(*args))
     playground.run()
     assert playground.wait(timeout=120) is not None and traced == []
+    playground.style_weight.value, playground.tv_weight.value = 10.0, 1e-3  # inputs of the step
+    playground.prewarm.wait(timeout=120)
+    playground.run()
+    assert playground.wait(timeout=120).settings.style_weight == 10.0 and traced == []
 
     playground.height.value = 48  # a new graph: traced again, in the background
     playground.prewarm.wait(timeout=120)
