@@ -35,7 +35,7 @@ from .schema import flag_help, flag_of
 
 
 def add_setting_flags(parser, settings_class, default_label="default"):
-    """One flag per field of `settings_class` (a `nst_teach.schema.schema` class), made from
+    """One flag per field of `settings_class` (a `nst_teach.schema.Validated` dataclass), made from
     its declaration: the name, the parser of its text, the help text with the default.
 
     Every flag defaults to None (not given), so that a preset's values stay
@@ -290,6 +290,10 @@ def run_transfer(args, signals):
         changes["init"] = args.init
     if args.coarse_to_fine and "stages" not in changes:
         changes["stages"] = FAST_STAGES
+    if isinstance(PRESETS[args.preset], dict):  # values per backbone: which one "auto" is here
+        from .backbones import resolve
+
+        changes["backbone"] = resolve(changes.get("backbone", "auto"), changes.get("weights"))
     try:
         settings = preset(args.preset, **changes)
     except ValueError as error:
@@ -311,7 +315,8 @@ def run_transfer(args, signals):
     inputs = dict(content=content, style=styles if len(styles) > 1 else styles[0],
                   settings=settings, mask=masks if masks is None or len(masks) > 1 else masks[0],
                   init_image=init_image)
-    from .optimize import LossNotFinite, transfer
+    from .evaluator import LossNotFinite
+    from .optimize import transfer
 
     start = time.perf_counter()
     try:

@@ -11,9 +11,10 @@ __all__ = [
 ]
 
 import re
+from dataclasses import dataclass
 
 from .schema import (Choice, Control, Integer, Names, Number, Numbers, Optional, Stages, Text,
-                     schema, setting)
+                     Validated, setting)
 
 BOOK_STYLE_LAYERS = (
     "block1_conv1",
@@ -55,7 +56,7 @@ def min_size_for(layer):
 
     A VGG layer in block N sits behind N-1 poolings that each halve the image.
 
-    Used by `nst_teach.problem` and `nst_teach.schedule`.
+    Used by `nst_teach.problem` and `nst_teach.stages`.
     """
     match = re.match(r"block(\d+)_", layer)
     return 2 ** (int(match.group(1)) - 1) if match else 1
@@ -65,8 +66,8 @@ LAYER_HINT = (f": VGG's convolution layers are blockB_convC with B = 1-5 and C =
               f"(blocks 1, 2) or 1-4 (blocks 3-5), e.g. {BOOK_STYLE_LAYERS[0]!r}")
 
 
-@schema
-class Settings:
+@dataclass(frozen=True)
+class Settings(Validated):
     """Everything that decides a run; the defaults are the book's (section 8.3).
 
     Change a field with `settings.replace(height=256)`; invalid values raise
@@ -74,9 +75,9 @@ class Settings:
     declared once below with its check, help text, unit and playground
     control (`nst_teach.schema.setting`): the command line's flags, the
     playground's controls and the validation are made from these lines.
-    ``preserve_colour`` is accepted as another spelling of ``preserve_color``;
-    a misspelled name raises `nst_teach.schema.UnknownSetting` naming the
-    nearest field.
+    `replace` (and `nst_teach.transfer`'s keywords) accept ``preserve_colour``
+    as another spelling of ``preserve_color``, and refuse a misspelled name
+    with `nst_teach.schema.UnknownSetting` naming the nearest field.
 
     Parameters
     ----------
@@ -100,17 +101,14 @@ class Settings:
                               control=Control("slider", "size", "iterations", 1, 50, 1))
     maxfun: int = setting(20, "loss evaluations per restart", Integer(1),
                           control=Control("slider", "size", "maxfun", 1, 100, 1))
-    # in_loss_graph: baked into the traced loss graph, so a change traces a new one
-    # (nst_teach.caches.settings_key); the other fields do not.
+    # The weights are inputs of the traced loss graph (nst_teach.losses.LossWeights);
+    # in_loss_graph: baked into it, so a change traces a new one (nst_teach.caches.settings_key).
     content_weight: float = setting(0.025, "weight of the content loss", Number(),
-                                    control=Control("log", "weights", "content w", -7, 3),
-                                    in_loss_graph=True)
+                                    control=Control("log", "weights", "content w", -7, 3))
     style_weight: float = setting(1.0, "weight of the style loss", Number(),
-                                  control=Control("log", "weights", "style w", -4, 4),
-                                  in_loss_graph=True)
+                                  control=Control("log", "weights", "style w", -4, 4))
     tv_weight: float = setting(1e-4, "total-variation weight", Number(),
-                               control=Control("log", "weights", "TV w", -8, 0),
-                               in_loss_graph=True)
+                               control=Control("log", "weights", "TV w", -8, 0))
     content_layer: str = setting("block5_conv2", "layer of the content loss",
                                  Choice(VGG_LAYERS, what="layer", hint=LAYER_HINT),
                                  control=Control("layer", "layers", "content layer"),
@@ -147,8 +145,7 @@ class Settings:
     style_blend: tuple | None = setting(None, "one weight per style image, comma-separated",
                                         Optional(Numbers(some_positive=True)))
     style_layer_weights: tuple | None = setting(
-        None, "one factor per style layer, comma-separated (default all 1)", Optional(Numbers()),
-        in_loss_graph=True)
+        None, "one factor per style layer, comma-separated (default all 1)", Optional(Numbers()))
     pooling: str = setting("max", "the backbone's pooling", Choice(POOLINGS),
                            control=Control("menu", "beyond", "pooling"))
     optimizer: str = setting("book", "the optimiser: book (restarted L-BFGS), lbfgs (one run), adam",
@@ -167,7 +164,8 @@ class Settings:
         Optional(Number(positive=True)), unit="GB", flag="--memory-limit")
 
     def __post_init__(self):
-        """The checks that involve several fields (each field's own check ran first)."""
+        """The checks that involve several fields (each field's own check runs first)."""
+        super().__post_init__()
         if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
             raise ValueError(
                 f"style_layer_weights must have one entry per style layer "
@@ -269,7 +267,7 @@ def at_height(settings, height):
     The content loss is a sum over the content layer's positions, so it grows
     with the image's area, while both style normalisations divide the area
     out: at half the height the content weight must be four times larger.
-    Used by `nst_teach.config` and `nst_teach.schedule`.
+    Used by `nst_teach.config` and `nst_teach.stages`.
     """
     scale = (settings.height / height) ** 2
     return settings.replace(height=height, content_weight=settings.content_weight * scale)
@@ -291,10 +289,11 @@ _BY_STATISTIC = {"painterly": PAINTERLY_BY_STATISTIC, "painterly-quick": PAINTER
 def preset(name, **changes):
     """The named preset (see `PRESETS`), with optional changes.
 
-    ``"painterly"`` and ``"painterly-quick"`` hold one set of values per backbone:
-    the one for ``changes["backbone"]`` is used, and with ``"auto"`` (the
-    default) the one for the backbone that ``"auto"`` will pick (VGG19 when its
-    weights are at hand, otherwise hed-vgg16); the backbone stays as asked.
+    ``"painterly"`` and ``"painterly-quick"`` hold one set of values per
+    backbone: ``changes["backbone"]`` must name one (``"random"`` takes
+    VGG19's). For ``"auto"``, ask `nst_teach.backbones.resolve` which one it
+    is first, as the command line and the playground do:
+    ``preset("painterly", backbone=backbones.resolve("auto"))``.
     With ``changes["style_statistic"]``, they are the values chosen for that
     statistic (notebook 10; `PAINTERLY_BY_STATISTIC`).
 
@@ -317,10 +316,10 @@ def preset(name, **changes):
     if isinstance(chosen, dict):
         backbone = changes.get("backbone", "auto")
         if backbone == "auto":
-            from .backbones import vgg19_available
-
-            backbone = "vgg19" if vgg19_available(changes.get("weights")) else "hed-vgg16"
+            raise ValueError(
+                f"preset {name!r} has values per backbone, and 'auto' names none: give "
+                f"backbone='hed-vgg16' or 'vgg19', or backbones.resolve('auto') to find "
+                "which one 'auto' is here")
         network = backbone if backbone in chosen else "vgg19"  # "random" is VGG19 too
         chosen = _BY_STATISTIC[name][network].get(changes.get("style_statistic"), chosen[network])
-        changes.setdefault("backbone", "auto")
     return chosen.replace(**changes)

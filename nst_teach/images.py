@@ -207,7 +207,7 @@ def save_image(image, path):
     reads it) or a PIL image; it is saved as RGB, so that loading it gives the
     same pixels back. The file type comes from the name's extension.
 
-    Used by `bench/quality.py`, `nst_teach.cli` and `nst_teach.optimize`.
+    Used by `bench/quality.py`, `nst_teach.cli` and `nst_teach.loop`.
     """
     path = Path(path)
     file_format = Image.registered_extensions().get(path.suffix.lower())

@@ -22,6 +22,7 @@ from .data import image_or_example
 from .evaluator import make_loss_and_grads
 from .features import compute_targets, feature_extractor
 from .memory import check_memory
+from .stages import settings_per_stage
 from .winograd import convolution_for
 
 def prepare_images(content, style, settings):
@@ -134,8 +135,6 @@ def warm_up(content, style, settings=BOOK):
     Used by `nst_teach.runner`.
     """
     if settings.stages is not None:
-        from .schedule import settings_per_stage
-
         every = settings_per_stage(settings, settings.stages, image_or_example(content))
     else:
         every = [settings]

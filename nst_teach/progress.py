@@ -21,7 +21,7 @@ Taught in notebook 07 (the playground).
 
 from __future__ import annotations
 
-__all__ = ["Evaluation", "Round", "TrainingStep", "combine", "emit", "reject_old_listeners",
+__all__ = ["Evaluation", "Round", "TrainingStep", "combine", "emit",
            "Throttle", "PreviewFile", "ProgressBar"]
 
 import time
@@ -77,7 +77,7 @@ class Round(_Event):
     ``{"total": ...}``, `history` the run's (the stage's) `History`, with
     this round recorded.
 
-    Taught in notebook 06. Used by `nst_teach.optimize` and `nst_teach.schedule`.
+    Taught in notebook 06. Used by `nst_teach.loop`.
     """
 
     index: int
@@ -110,7 +110,7 @@ def combine(*listeners):
 
     It returns True if any of them did (a truthy return stops the run, as
     ``event.stop()`` does); None if there is no listener at all.
-    Used by `nst_teach.optimize`, `nst_teach.schedule` and `nst_teach.fast.training`.
+    Used by `nst_teach.loop` and `nst_teach.fast.training`.
     """
     listeners = [listener for listener in listeners if listener is not None]
     if not listeners:
@@ -122,31 +122,10 @@ def combine(*listeners):
     return listener
 
 
-OLD_LISTENERS = {
-    "callback": "on_event=, which gets a Round after every round or stage (event.index, "
-                "event.loss, event.image) or a TrainingStep after every training step; "
-                "event.stop() ends the run",
-    "on_evaluation": "on_event=, which gets the same Evaluation events (and Round events too)",
-    "evaluator_hook": "on_event=: every event has stop(), which ends the run",
-    "stop": "on_event=: call event.stop() in it (from a flag another thread sets)",
-}
-
-
-def reject_old_listeners(run, changes):
-    """A clear error for the listener keywords that ``on_event`` replaced (`changes` are keywords).
-
-    Used by `nst_teach.optimize`, `nst_teach.schedule` and `nst_teach.fast.training`.
-    """
-    for name in OLD_LISTENERS:
-        if name in changes:
-            raise TypeError(f"{run}() takes no {name}= any more: pass {OLD_LISTENERS[name]} "
-                            "(nst_teach.progress)")
-
-
 def emit(listener, event):
     """Give `event` to `listener` (if any); a truthy answer stops the run like ``event.stop()``.
 
-    Used by `nst_teach.optimize`, `nst_teach.schedule` and `nst_teach.fast.training`.
+    Used by `nst_teach.loop` and `nst_teach.fast.training`.
     """
     if listener is not None and listener(event):
         event.stop()
@@ -217,7 +196,7 @@ class ProgressBar:
     (a stage's evaluations are what takes time), `nst_teach.fast.train`
     `TrainingStep` events. Call `close()` when the run ends.
 
-    Used by `nst_teach.optimize`, `nst_teach.schedule` and `nst_teach.fast.training`.
+    Used by `nst_teach.loop` and `nst_teach.fast.training`.
     """
 
     def __init__(self, total, counts, unit="it", desc="style transfer", initial=0):

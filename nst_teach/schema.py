@@ -3,10 +3,11 @@
 A field is declared once, with `setting(default, help, check, ...)`; the
 validation (`validate`), the command line's flags (`nst_teach.cli`) and the
 playground's controls (`nst_teach.form`) are all read from it, so a new field
-appears in all three at once. `schema` turns a class into such a frozen
-dataclass (`nst_teach.config.Settings`, `nst_teach.fast.FastSettings`); its
-keyword names also accept a documented alias (``preserve_colour`` for
-``preserve_color``), and a misspelled name is refused with the nearest valid one.
+appears in all three at once. Such a class (`nst_teach.config.Settings`,
+`nst_teach.fast.FastSettings`) is a frozen dataclass based on `Validated`:
+its `replace` also accepts a field's aliases, declared beside the field
+(``preserve_colour`` for ``preserve_color``), and refuses a misspelled name
+with the nearest valid one.
 
 Plain Python (no TensorFlow, no ipywidgets): ``nst-teach --help`` stays fast.
 """
@@ -15,14 +16,13 @@ from __future__ import annotations
 
 __all__ = [
     "Check", "Integer", "Number", "Choice", "Text", "Numbers", "Integers", "Names", "Stages", "Optional",
-    "Control", "setting", "schema", "validate", "canonical_names", "UnknownSetting",
+    "Control", "setting", "Validated", "validate", "canonical_names", "UnknownSetting",
     "comma_list", "comma_numbers", "parse_stages", "flag_of", "flag_help",
 ]
 
 import argparse
 import dataclasses
 import difflib
-import functools
 import math
 import numbers
 import os
@@ -367,47 +367,25 @@ def canonical_names(cls, changes):
     return out
 
 
-def schema(cls):
-    """Make `cls` a frozen dataclass whose keywords accept the fields' aliases.
+class Validated:
+    """The base of a settings dataclass: every field checked on creation, `replace` by name.
 
-    ``cls(**changes)`` and ``instance.replace(**changes)`` translate an alias
-    (``preserve_colour``) to its field (``preserve_color``) and refuse an
-    unknown name with `UnknownSetting`; reading an alias as an attribute works
-    too. `cls.__post_init__` runs after every field's check (`validate`).
+    A subclass is a ``@dataclass(frozen=True)`` whose fields are declared with
+    `setting`; each field's check runs first (`validate`), then the
+    subclass's own ``__post_init__`` may check fields together (calling
+    ``super().__post_init__()`` first). ``replace(**changes)`` accepts a
+    field's aliases (``preserve_colour``) and refuses an unknown name with
+    `UnknownSetting` naming the nearest field (`canonical_names`).
 
-    Used by `nst_teach.config`.
+    Used by `nst_teach.config` and `nst_teach.fast.settings`.
     """
-    checks_together = cls.__dict__.get("__post_init__")
 
     def __post_init__(self):
         validate(self)
-        if checks_together is not None:
-            checks_together(self)
 
     def replace(self, **changes):
         """A copy with some fields changed (and validated); aliases are accepted."""
         return dataclasses.replace(self, **canonical_names(type(self), changes))
-
-    def __getattr__(self, name):  # only called for names that are not attributes
-        if name.startswith("_"):
-            raise AttributeError(name)
-        for field in dataclasses.fields(self):
-            if name in field.metadata.get("aliases", ()):
-                return getattr(self, field.name)
-        nearest = difflib.get_close_matches(name, [f.name for f in dataclasses.fields(self)], n=1)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}"
-                             + (f": did you mean {nearest[0]!r}?" if nearest else ""))
-
-    cls.__post_init__, cls.replace, cls.__getattr__ = __post_init__, replace, __getattr__
-    cls = dataclass(frozen=True)(cls)
-    generated = cls.__init__
-
-    @functools.wraps(generated)
-    def __init__(self, *args, **kwargs):
-        generated(self, *args, **canonical_names(cls, kwargs))
-
-    cls.__init__ = __init__
-    return cls
 
 
 # --- the command line's view of a field ---------------------------------------------------

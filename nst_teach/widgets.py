@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from . import data, images
+from .backbones import resolve
 from .config import BOOK, PRESETS, QUICK, preset
 from .form import LABEL_WIDTH, SettingsForm
 from .plotting import plot_loss_history, plot_png
@@ -281,7 +282,7 @@ class Playground:
     def _on_preset(self, change):
         if change.new not in PRESETS:
             return
-        self.base = preset(change.new, backbone=self.backbone.value)
+        self.base = preset(change.new, backbone=resolve(self.backbone.value, self.base.weights))
         self.first_look.value = change.new != "book"
         self.form.show(self.base)
         self.message.value = (f"coarse to fine: {stages_text(self.base.stages)} "

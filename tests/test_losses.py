@@ -6,7 +6,7 @@ import pytest
 from nst_teach import Settings, losses
 from nst_teach.backbones import load_backbone
 from nst_teach.features import compute_targets, feature_extractor
-from nst_teach.optimize import make_loss_and_grads
+from nst_teach.evaluator import make_loss_and_grads
 
 
 def np_gram(f):

@@ -7,7 +7,7 @@ import tensorflow as tf
 from nst_teach import BOOK, Evaluator, Settings, data, images, losses, transfer
 from nst_teach.backbones import load_backbone
 from nst_teach.features import compute_targets, feature_extractor
-from nst_teach.optimize import StopRun, make_loss_and_grads
+from nst_teach.evaluator import StopRun, make_loss_and_grads
 from nst_teach.progress import Evaluation, Round
 
 FAST = Settings(height=32, iterations=3, maxfun=5, backbone="random", resample="bicubic")
@@ -182,7 +182,7 @@ def test_example_names_work_as_inputs():
 # Hardening (issue 14)
 
 from nst_teach import memory  # noqa: E402
-from nst_teach.optimize import LossNotFinite  # noqa: E402
+from nst_teach.evaluator import LossNotFinite  # noqa: E402
 
 
 def test_empty_style_list_is_refused_clearly():

@@ -11,7 +11,7 @@ __all__ = ["FAST_CONTENT_LAYER", "FAST_STYLE_LAYERS", "FastSettings"]
 import dataclasses
 
 from ..config import BACKBONES, CONVOLUTIONS, LAYER_HINT, STYLE_STATISTICS, VGG_LAYERS
-from ..schema import Choice, Integer, Integers, Names, Number, Optional, Text, schema, setting
+from ..schema import Choice, Integer, Integers, Names, Number, Optional, Text, Validated, setting
 
 # Johnson et al.'s layers (relu2_2 for content; relu1_2 ... relu4_3 for style).
 # Keras' VGG layers include their ReLU, so `block2_conv2` *is* relu2_2, and the
@@ -20,8 +20,8 @@ FAST_CONTENT_LAYER = "block2_conv2"
 FAST_STYLE_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3")
 
 
-@schema
-class FastSettings:
+@dataclasses.dataclass(frozen=True)
+class FastSettings(Validated):
     """What decides a training run of a style network.
 
     The loss weights differ from the book's because the terms are measured
