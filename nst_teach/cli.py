@@ -17,7 +17,8 @@ from __future__ import annotations
 __all__ = [
     "add_setting_flags", "given_settings", "flag_names", "build_parser", "add_fast_commands",
     "run_train_fast", "run_apply_fast", "run_app", "main", "is_user_error", "Signals", "run_transfer",
-    "user_message", "save_result", "report", "report_weights", "list_examples",
+    "user_message", "save_result", "report", "report_weights", "list_examples", "standard_streams",
+    "negative_lists_joined", "SETTINGS_OF",
 ]
 
 import argparse
@@ -499,11 +500,12 @@ def _preset(name, changes):
         if (error.field != "style_layer_weights" or "style_layer_weights" in changes
                 or "style_layers" not in changes):
             raise
-        weights = preset(name).style_layer_weights
+        chosen = PRESETS[name] if isinstance(PRESETS[name], dict) else {name: PRESETS[name]}
+        weighted = {len(settings.style_layer_weights) for settings in chosen.values()}
         count = len(changes["style_layers"])
         raise SettingError(
-            f"the preset {name!r} weights its {len(weights)} style layers (style_layer_weights "
-            f"{','.join(f'{w:g}' for w in weights)}) and style_layers names {count}: give "
+            f"the preset {name!r} weights its {'/'.join(map(str, sorted(weighted)))} style layers "
+            f"(style_layer_weights) and style_layers names {count}: give "
             f"style_layer_weights one entry per style layer too, e.g. {','.join(['1'] * count)}",
             "style_layer_weights") from None
 

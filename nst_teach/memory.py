@@ -129,8 +129,10 @@ def check_memory(size, settings):
                               f"{fits} (scipy's default is 10)", "lbfgs_history")
     if style > size:
         fits = settings.style_scale * math.sqrt(max(room - with_area - fixed, 0) / features) * 0.98
+        digits = 10 ** (math.floor(math.log10(fits)) - 1) if fits > 0 else 1  # two, rounded down
         raise RunTooLarge(f"{what}, for its style image at {style[1]}x{style[0]} px: use "
-                          f"style_scale at most {fits:.2g}, or a smaller height", "style_scale")
+                          f"style_scale at most {math.floor(fits / digits) * digits:.4g}, or a "
+                          f"smaller height", "style_scale")
     fits = int(height * math.sqrt(max(room - fixed, 0) / (features + with_area)) * 0.98)
     need = max(2, *(min_size_for(layer) for layer in settings.layers))
     if fits < need:

@@ -40,7 +40,7 @@ class SettingError(ValueError):
     uses the field's Python name; the command line names the flag instead
     (`in_flag_words`), the playground marks the control (`nst_teach.form`).
 
-    Used by `nst_teach.config`, `nst_teach.cli` and `nst_teach.form`.
+    Used by `nst_teach.config`, `nst_teach.memory` and `nst_teach.cli`.
     """
 
     def __init__(self, message, field=None):
