@@ -239,7 +239,7 @@ def run_apply_fast(args, signals=None):
     output = _image_path(args.output, "-o")
     if args.max_side is not None and args.max_side < MIN_SIDE:
         raise ValueError(f"--max-side must be >= {MIN_SIDE}, got {args.max_side}")
-    _not_an_input(output, {"model": [args.model], "photo": [args.photo]})
+    _not_an_input(output, {"model file": [args.model], "photo": [args.photo]})
     check_writable(output)
     check_model_file(args.model)
     photo = data.image_or_example(args.photo)
@@ -436,8 +436,8 @@ def run_transfer(args, signals):
     output = _image_path(args.output, "-o")
     preview = _image_path(args.preview, "--preview") if args.preview is not None else None
     _check_counts_and_layers(args, settings)
-    inputs = {"content": [args.content], "style": args.style, "mask": args.mask or [],
-              "--init": [args.init] if args.init not in (None, *INITS) else []}
+    inputs = {"content image": [args.content], "style image": args.style, "mask": args.mask or [],
+              "--init image": [args.init] if args.init not in (None, *INITS) else []}
     _not_an_input(output, inputs)
     from . import data
     from .images import check_writable
@@ -445,7 +445,7 @@ def run_transfer(args, signals):
 
     check_writable(output)  # before any work: a run is not thrown away for a bad -o
     if preview is not None:
-        _not_an_input(preview, {**inputs, "-o": [args.output]}, "--preview")
+        _not_an_input(preview, {**inputs, "-o file": [args.output]}, "--preview")
         preview = PreviewFile(preview)
     rounds = RoundFiles(output.with_suffix("")) if args.save_every_iteration else None
     init_image = data.image_or_example(args.init) if args.init not in (None, *INITS) else None
@@ -533,7 +533,7 @@ def _not_an_input(output, inputs, flag="-o"):
     for role, names in inputs.items():
         for name in names:
             if Path(name).is_file() and Path(output).exists() and os.path.samefile(output, name):
-                raise ValueError(f"{flag} {str(output)!r} is the {role} image: the result would "
+                raise ValueError(f"{flag} {str(output)!r} is the {role}: the result would "
                                  f"replace it; give another file name")
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from .streams import stderr_captured
+
 # The ImageNet channel means in BGR order, as Keras' VGG preprocessing uses them.
 IMAGENET_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 
@@ -115,19 +117,10 @@ def _libtiff_quiet(file_format):
     if file_format != "TIFF":
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        captured.seek(0)
-        text = captured.read().decode(errors="replace")
-    if text:
-        sys.stderr.write(text)
+    with stderr_captured() as text:
+        yield
+    if text[0] and sys.stderr is not None:
+        sys.stderr.write(text[0])
 
 
 def image_array(array):

@@ -140,7 +140,7 @@ def test_a_preview_that_cannot_be_written_or_is_the_output_is_refused_before_the
     images.save_image(np.zeros((8, 8, 3), np.uint8), out)  # an earlier result
     err = one_line_error(capsys, ["transfer", "grace_hopper", "cubist", "-o", str(out),
                                   "--preview", str(out), *TINY])
-    assert "--preview " in err and "is the -o image" in err
+    assert "--preview " in err and "is the -o file" in err
     err = one_line_error(capsys, ["transfer", "grace_hopper", "cubist", "-o", str(out),
                                   "--preview", "/proc/nst-preview.png", *TINY])
     assert "cannot write '/proc/nst-preview.png'" in err
@@ -155,7 +155,8 @@ def test_an_output_that_is_an_input_is_refused(tmp_path, capsys, role):
             "mask": ["grace_hopper", "cubist", "--mask", str(photo)],
             "--init": ["grace_hopper", "cubist", "--init", str(photo)]}[role]
     err = one_line_error(capsys, ["transfer", *args, "-o", str(photo), *TINY])
-    assert f"is the {role} image" in err and photo.read_bytes() == before
+    assert f"is the {role if role == 'mask' else role + ' image'}: the result would replace it" in err
+    assert photo.read_bytes() == before
 
 
 # --- checks before TensorFlow ------------------------------------------------------------
