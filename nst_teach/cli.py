@@ -436,25 +436,23 @@ def run_transfer(args, signals):
     output = _image_path(args.output, "-o")
     preview = _image_path(args.preview, "--preview") if args.preview is not None else None
     _check_counts_and_layers(args, settings)
-    inputs = {"content image": [args.content], "style image": args.style, "mask": args.mask or [],
-              "--init image": [args.init] if args.init not in (None, *INITS) else []}
-    _not_an_input(output, inputs)
+    files = {"content image": [args.content], "style image": args.style, "mask": args.mask or [],
+             "--init image": [args.init] if args.init not in (None, *INITS) else []}
+    _not_an_input(output, files)
     from . import data
-    from .images import check_writable
+    from .images import check_writable, size_for_height
+    from .memory import check_memory
     from .progress import PreviewFile, RoundFiles, combine
 
     check_writable(output)  # before any work: a run is not thrown away for a bad -o
     if preview is not None:
-        _not_an_input(preview, {**inputs, "-o file": [args.output]}, "--preview")
+        _not_an_input(preview, {**files, "-o file": [args.output]}, "--preview")
         preview = PreviewFile(preview)
     rounds = RoundFiles(output.with_suffix("")) if args.save_every_iteration else None
     init_image = data.image_or_example(args.init) if args.init not in (None, *INITS) else None
     content = data.image_or_example(args.content)
     styles = [data.image_or_example(s) for s in args.style]
     masks = [data.image_or_example(m) for m in args.mask] if args.mask else None
-    from .images import size_for_height
-    from .memory import check_memory
-
     check_memory(size_for_height(content, settings.height), settings)  # before TensorFlow starts
     inputs = dict(content=content, style=styles if len(styles) > 1 else styles[0],
                   settings=settings, mask=masks if masks is None or len(masks) > 1 else masks[0],

@@ -69,10 +69,11 @@ class Settings:
     """Everything that decides a run; the defaults are the book's (section 8.3).
 
     Change a field with `settings.replace(height=256)`; invalid values raise
-    `nst_teach.schema.SettingError` (a `ValueError`) naming the field and the allowed range. Each field is
-    declared once below with its check, help text, unit and playground
-    control (`nst_teach.schema.setting`): the command line's flags, the
-    playground's controls and the validation are made from these lines.
+    `nst_teach.schema.SettingError` (a `ValueError`) naming the field and the
+    allowed range; its `field` says which. Each field is declared once below
+    with its check, help text, unit and playground control
+    (`nst_teach.schema.setting`): the command line's flags, the playground's
+    controls and the validation are made from these lines.
     ``preserve_colour`` is accepted as another spelling of ``preserve_color``;
     a misspelled name raises `nst_teach.schema.UnknownSetting` naming the
     nearest field.
