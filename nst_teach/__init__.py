@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 _PUBLIC = {  # name -> the module that defines it
     "WeightsUnavailable": "backbones", "load_backbone": "backbones",
     "clear_caches": "caches", "configure": "tensorflow_setup",
-    "UnknownSetting": "schema",
+    "UnknownSetting": "schema", "SettingError": "schema",
     "BOOK": "config", "PAINTERLY": "config", "QUICK": "config", "Settings": "config", "preset": "config",
     "Targets": "features", "compute_targets": "features", "feature_extractor": "features",
     "ImageError": "images", "deprocess": "images", "load_image": "images",

@@ -13,8 +13,8 @@ __all__ = [
 import re
 from dataclasses import dataclass
 
-from .schema import (Choice, Control, Integer, Names, Number, Numbers, Optional, Stages, Text,
-                     Validated, setting)
+from .schema import (Choice, Control, Integer, Names, Number, Numbers, Optional, SettingError,
+                     Stages, Text, Validated, setting)
 
 BOOK_STYLE_LAYERS = (
     "block1_conv1",
@@ -71,10 +71,11 @@ class Settings(Validated):
     """Everything that decides a run; the defaults are the book's (section 8.3).
 
     Change a field with `settings.replace(height=256)`; invalid values raise
-    `ValueError` naming the field and the allowed range. Each field is
-    declared once below with its check, help text, unit and playground
-    control (`nst_teach.schema.setting`): the command line's flags, the
-    playground's controls and the validation are made from these lines.
+    `nst_teach.schema.SettingError` (a `ValueError`) naming the field and the
+    allowed range; its `field` says which. Each field is declared once below
+    with its check, help text, unit and playground control
+    (`nst_teach.schema.setting`): the command line's flags, the playground's
+    controls and the validation are made from these lines.
     `replace` (and `nst_teach.transfer`'s keywords) accept ``preserve_colour``
     as another spelling of ``preserve_color``, and refuse a misspelled name
     with `nst_teach.schema.UnknownSetting` naming the nearest field.
@@ -167,30 +168,27 @@ class Settings(Validated):
         """The checks that involve several fields (each field's own check runs first)."""
         super().__post_init__()
         if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
-            raise ValueError(
+            raise SettingError(
                 f"style_layer_weights must have one entry per style layer "
-                f"({len(self.style_layers)}), got {len(self.style_layer_weights)}"
-            )
+                f"({len(self.style_layers)}), got {len(self.style_layer_weights)}",
+                "style_layer_weights")
         style_layer_weights = self.style_layer_weights or (1.0,)
         if not (self.content_weight or (self.style_weight and any(style_layer_weights))
                 or self.tv_weight):
-            raise ValueError(
+            raise SettingError(
                 "content_weight, style_weight and tv_weight are all 0 (or every style layer "
                 "weight is): the loss would be 0 for any image, so nothing would change; "
-                "make at least one weight > 0"
-            )
+                "make at least one weight > 0", "style_weight")
         if self.weights is not None and self.backbone not in ("auto", "vgg19"):
-            raise ValueError(
+            raise SettingError(
                 f"weights (a VGG19 weights file) only applies to backbone 'vgg19' or 'auto', "
-                f"not {self.backbone!r}: leave one of them out"
-            )
+                f"not {self.backbone!r}: leave one of them out", "weights")
         need = max(min_size_for(l) for l in (self.content_layer, *self.style_layers))
         need = max(need, 2)  # the total-variation loss compares neighbouring pixels
         if self.height < need:
-            raise ValueError(
+            raise SettingError(
                 f"height must be >= {need} px for the layers chosen "
-                f"(the deepest is pooled {need.bit_length() - 1} times), got {self.height}"
-            )
+                f"(the deepest is pooled {need.bit_length() - 1} times), got {self.height}", "height")
 
     @property
     def layers(self):

@@ -17,6 +17,7 @@ from .caches import Cache
 from .config import CONVOLUTIONS
 from . import statistics
 from .losses import gram_matrix
+from .schema import SettingError
 from .winograd import WinogradFeatures, convolution_for
 
 
@@ -38,10 +39,9 @@ def feature_extractor(model, layers, convolution="direct"):
     valid = conv_layer_names(model)
     unknown = [name for name in layers if name not in valid]
     if unknown:
-        raise ValueError(
+        raise SettingError(
             f"unknown layer(s) {', '.join(unknown)} for this backbone; "
-            f"valid layers: {', '.join(valid)}"
-        )
+            f"valid layers: {', '.join(valid)}")
     if convolution not in CONVOLUTIONS:
         raise ValueError(f"convolution must be one of {CONVOLUTIONS}, got {convolution!r}")
     convolution = convolution_for(convolution)
@@ -91,9 +91,9 @@ def compute_targets(extractor, content_x, style_x, settings, masks=None):
     styles = list(style_x) if isinstance(style_x, (list, tuple)) else [style_x]
     blend = settings.style_blend or (1.0,) * len(styles)
     if len(blend) != len(styles):
-        raise ValueError(
-            f"style_blend has {len(blend)} weights for {len(styles)} style images: give one each"
-        )
+        raise SettingError(
+            f"style_blend has {len(blend)} weights for {len(styles)} style images: give one each",
+            "style_blend")
     style_features = [extractor(tf.constant(s)) for s in styles]
     content = content_features[settings.content_layer]
     describe = lambda features, weights: {  # noqa: E731

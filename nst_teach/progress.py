@@ -22,9 +22,10 @@ Taught in notebook 07 (the playground).
 from __future__ import annotations
 
 __all__ = ["Evaluation", "Round", "TrainingStep", "combine", "emit",
-           "Throttle", "PreviewFile", "ProgressBar"]
+           "Throttle", "PreviewFile", "RoundFiles", "save_side_file", "ProgressBar"]
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -164,7 +165,8 @@ class PreviewFile:
     The first evaluation is written at once, so a picture is there as soon as
     the run starts. The file is replaced atomically
     (`nst_teach.images.save_image`): an image viewer that reloads it never
-    sees half a picture.
+    sees half a picture. A preview that cannot be written (a full disk) is
+    skipped with one warning: it never ends the run (`save_side_file`).
 
     Used by the command line.
     """
@@ -183,10 +185,47 @@ class PreviewFile:
         now = self.clock()
         if self._last is not None and now - self._last < self.seconds:
             return
-        from .images import save_image
+        self._last = now
+        if save_side_file(event.image(), self.path, self):
+            self.written += 1
 
-        save_image(event.image(), self.path)
-        self._last, self.written = now, self.written + 1
+
+class RoundFiles:
+    """An ``on_event`` listener saving each `Round`'s image as ``<prefix>_at_iteration_<i>.png``.
+
+    Side files: one that cannot be written (a full disk, a folder in the way)
+    is skipped with one warning for the run (`save_side_file`), never ends it.
+    `saved` lists the files written. Used by the command line
+    (``--save-every-iteration``).
+    """
+
+    def __init__(self, prefix):
+        self.prefix, self.saved = prefix, []
+
+    def __call__(self, event):
+        if isinstance(event, Round):
+            path = Path(f"{self.prefix}_at_iteration_{event.index}.png")
+            if save_side_file(event.image, path, self):
+                self.saved.append(path)
+
+
+def save_side_file(image, path, owner):
+    """Save `image` at `path`; True if written. A failure warns once per `owner` and is skipped.
+
+    A preview or a per-round picture must never end the run it shows: the
+    result and its loss curve matter more. Used by `nst_teach.progress`.
+    """
+    from .images import save_image
+
+    try:
+        save_image(image, path)
+        return True
+    except OSError as error:
+        if not getattr(owner, "warned", False):
+            owner.warned = True
+            warnings.warn(f"cannot write {path} ({error.strerror or error}); the run goes on "
+                          "without it (this warning is shown once)", RuntimeWarning, stacklevel=2)
+        return False
 
 
 class ProgressBar:

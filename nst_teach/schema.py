@@ -17,7 +17,8 @@ from __future__ import annotations
 __all__ = [
     "Check", "Integer", "Number", "Choice", "Text", "Numbers", "Integers", "Names", "Stages", "Optional",
     "Control", "setting", "Validated", "validate", "canonical_names", "UnknownSetting",
-    "comma_list", "comma_numbers", "parse_stages", "flag_of", "flag_help",
+    "comma_list", "comma_numbers", "parse_stages", "flag_of", "flag_help", "SettingError",
+    "in_flag_words",
 ]
 
 import argparse
@@ -26,10 +27,28 @@ import difflib
 import math
 import numbers
 import os
+import re
 from dataclasses import dataclass
 
 
-class UnknownSetting(ValueError, TypeError):
+class SettingError(ValueError):
+    """A setting's value that cannot be used; `field` names the setting that fixes it.
+
+    Raised by every field's check (`validate` fills in `field`), by the checks
+    that involve several fields (`Settings.__post_init__`) and by the run's
+    own checks of the settings (`nst_teach.memory.RunTooLarge`). The message
+    uses the field's Python name; the command line names the flag instead
+    (`in_flag_words`), the playground marks the control (`nst_teach.form`).
+
+    Used by `nst_teach.config`, `nst_teach.memory` and `nst_teach.cli`.
+    """
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownSetting(SettingError, TypeError):
     """A keyword that names no field: the message names the nearest valid one.
 
     A `ValueError` like every other bad setting, and a `TypeError` like any
@@ -96,7 +115,7 @@ class Integer(Check):
 
     def __call__(self, name, value):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < self.low:
-            raise ValueError(f"{name} must be an integer >= {self.low}, got {value!r}")
+            raise SettingError(f"{name} must be an integer >= {self.low}, got {value!r}")
         return int(value)
 
     parse = staticmethod(int)
@@ -112,7 +131,7 @@ class Number(Check):
         low = "> 0" if self.positive else ">= 0"
         if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite(value)
                 or value < 0 or (self.positive and value == 0)):
-            raise ValueError(f"{name} must be a finite number {low}, got {value!r}")
+            raise SettingError(f"{name} must be a finite number {low}, got {value!r}")
         return value if isinstance(value, int) else float(value)
 
     parse = staticmethod(float)
@@ -139,8 +158,8 @@ class Choice(Check):
     def __call__(self, name, value):
         if value not in self.options:
             if self.what:
-                raise ValueError(f"unknown {self.what} {value!r}{self.hint}")
-            raise ValueError(f"{name} must be one of {self.options}, got {value!r}")
+                raise SettingError(f"unknown {self.what} {value!r}{self.hint}")
+            raise SettingError(f"{name} must be one of {self.options}, got {value!r}")
         return value
 
 
@@ -156,14 +175,14 @@ class Text(Check):
 
     def __call__(self, name, value):
         if not isinstance(value, (str, os.PathLike) if self.path else str):
-            raise ValueError(f"{name} must be {self.what if self.path else 'text'}, got {value!r}")
+            raise SettingError(f"{name} must be {self.what if self.path else 'text'}, got {value!r}")
         return value
 
 
 def _sequence(name, value):
     """A list or tuple (a NumPy array too) as a tuple; a lone value is refused."""
     if isinstance(value, (str, bytes, dict, set)) or not hasattr(value, "__iter__"):
-        raise ValueError(f"{name} must be a list or tuple, got {value!r}")
+        raise SettingError(f"{name} must be a list or tuple, got {value!r}")
     return tuple(value)
 
 
@@ -179,7 +198,7 @@ class Numbers(Check):
     def __call__(self, name, value):
         value = tuple(Number()(f"every entry of {name}", item) for item in _sequence(name, value))
         if self.some_positive and not any(value):
-            raise ValueError(f"{name} must have at least one weight > 0")
+            raise SettingError(f"{name} must have at least one weight > 0")
         return value
 
     parse = staticmethod(comma_numbers)
@@ -198,7 +217,7 @@ class Integers(Check):
     def __call__(self, name, value):
         value = _sequence(name, value)
         if len(value) != self.count:
-            raise ValueError(f"{name} must be {self.count} integers >= {self.low}, got {value!r}")
+            raise SettingError(f"{name} must be {self.count} integers >= {self.low}, got {value!r}")
         return tuple(Integer(self.low)(f"every entry of {name}", item) for item in value)
 
     def parse(self, text):
@@ -226,10 +245,10 @@ class Names(Check):
             value = comma_list(value)
         value = _sequence(name, value)
         if not value:
-            raise ValueError(f"{name} must name at least one {self.what}{self.hint}")
+            raise SettingError(f"{name} must name at least one {self.what}{self.hint}")
         for item in value:
             if self.options is not None and item not in self.options:
-                raise ValueError(f"unknown {self.what} {item!r}{self.hint}")
+                raise SettingError(f"unknown {self.what} {item!r}{self.hint}")
         return value
 
     parse = staticmethod(comma_list)
@@ -244,15 +263,15 @@ class Stages(Check):
         try:
             fractions, evaluations = zip(*value)
         except (TypeError, ValueError):
-            raise ValueError(f"{name} must be (fraction of height, evaluations) pairs, {example}; "
+            raise SettingError(f"{name} must be (fraction of height, evaluations) pairs, {example}; "
                              f"got {value!r}") from None
         for fraction in fractions:
             Number(positive=True)("every stage's fraction of the height", fraction)
         for n in evaluations:
             if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-                raise ValueError(f"every stage's evaluations must be an integer >= 1, got {n!r}")
+                raise SettingError(f"every stage's evaluations must be an integer >= 1, got {n!r}")
         if list(fractions) != sorted(set(fractions)) or fractions[-1] != 1:
-            raise ValueError(f"stage fractions must grow and the last must be 1 (full size), "
+            raise SettingError(f"stage fractions must grow and the last must be 1 (full size), "
                              f"{example}; got {fractions}")
         return tuple((float(f), int(n)) for f, n in value)
 
@@ -339,7 +358,11 @@ def validate(instance):
     for field in dataclasses.fields(instance):
         check = field.metadata.get("check")
         if check is not None:
-            value = check(field.name, getattr(instance, field.name))
+            try:
+                value = check(field.name, getattr(instance, field.name))
+            except SettingError as error:
+                error.field = error.field or field.name
+                raise
             object.__setattr__(instance, field.name, value)
 
 
@@ -358,11 +381,11 @@ def canonical_names(cls, changes):
             nearest = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
             hint = (f"did you mean {names[nearest[0]]!r}?" if nearest
                     else f"the fields are {', '.join(field.name for field in fields)}")
-            raise UnknownSetting(f"{cls.__name__} has no field {key!r}: {hint}")
+            raise UnknownSetting(f"{cls.__name__} has no field {key!r}: {hint}", key)
         name = names[key]
         if name in out:
             raise UnknownSetting(f"{given[name]!r} and {key!r} name the same field {name!r}: "
-                                 "give it once")
+                                 "give it once", name)
         out[name], given[name] = value, key
     return out
 
@@ -423,3 +446,22 @@ def flag_help(field, default_label="default"):
     if meta.get("aliases"):
         text += "; also spelt " + ", ".join("--" + a.replace("_", "-") for a in meta["aliases"])
     return text.replace("%", "%%")  # argparse formats help with %
+
+
+def in_flag_words(error, settings_class):
+    """A `SettingError`'s message in the command line's words: its field becomes its flag.
+
+    The first mention of ``error.field`` becomes the flag (``seed must be`` ->
+    ``--seed must be``); a message that does not mention it gets the flag in
+    front (``--style-layers: unknown layer 'nope' ...``). Other fields named
+    in the message (any with an underscore: ``tv_weight``) become their flags
+    too. Used by `nst_teach.cli`.
+    """
+    flags = {field.name: flag_of(field)[0] for field in dataclasses.fields(settings_class)
+             if flag_of(field) is not None}
+    message, flag = str(error), flags.get(error.field)
+    if flag is not None:
+        own = re.compile(rf"(?<![\w-]){re.escape(error.field)}(?![\w-])")
+        message = own.sub(flag, message, count=1) if own.search(message) else f"{flag}: {message}"
+    return re.sub(r"(?<![\w-])[a-z]+(?:_[a-z0-9]+)+(?![\w-])",
+                  lambda match: flags.get(match.group(), match.group()), message)

@@ -33,7 +33,7 @@ from PIL import Image
 from . import data, images
 from .backbones import resolve
 from .config import BOOK, PRESETS, QUICK, preset
-from .form import LABEL_WIDTH, SettingsForm
+from .form import INVALID, LABEL_WIDTH, SettingsForm
 from .plotting import plot_loss_history, plot_png
 from .runner import RunController, stages_text
 from .schedule import FIRST_LOOK
@@ -133,7 +133,8 @@ class PlaygroundView:
         self.status.value = html.escape(text)
 
     def show_error(self, error):
-        self.message.value = (
+        self.message.value = (  # the style outlines the control a SettingError names (form.mark)
+            f"<style>.{INVALID} {{outline: 2px solid #b00020}}</style>"
             f'<div style="color:#b00020"><b>Problem:</b> {html.escape(str(error))}</div>'
         )
 
@@ -353,8 +354,10 @@ class Playground:
         try:
             settings = self.settings()
         except ValueError as error:
-            self.view.show_error(error)
+            label = self.form.mark(error)  # a SettingError names its field: mark that control
+            self.view.show_error(f"{label}: {error}" if label else error)
             return
+        self.form.mark(None)
         self.view.clear_error()  # before the thread starts: its own error must stay
         self.controller.run(settings, self._names(), self.first_look.value)
 

@@ -227,12 +227,17 @@ def test_memory_estimate_grows_with_the_area_and_refuses_before_building(monkeyp
     small, large = memory.estimate_gb(100, 100, BOOK.layers), memory.estimate_gb(200, 200, BOOK.layers)
     np.testing.assert_allclose(large - memory.FIXED_GB, 4 * (small - memory.FIXED_GB), rtol=0.05)
     monkeypatch.setattr(problem, "load_backbone", lambda *a: pytest.fail("built a backbone"))
-    with pytest.raises(ValueError, match="use a height of at most") as caught:
+    with pytest.raises(memory.RunTooLarge, match="use height at most") as caught:
         transfer("grace_hopper", "cubist", BOOK, height=3000, memory_limit_gb=4.0)
+    assert caught.value.field == "height"
     fits = int(str(caught.value).split("at most ")[1].split(" px")[0])
     width = int(3000 * 512 / 600)  # grace_hopper is 600 x 512
-    assert memory.estimate_gb(fits, int(fits * width / 3000), BOOK.layers) <= 4.0 < \
-        memory.estimate_gb(fits + 50, int((fits + 50) * width / 3000), BOOK.layers)
+
+    def needed(height):  # the features and L-BFGS's past steps
+        size = (height, int(height * width / 3000))
+        return memory.estimate_gb(*size, BOOK.layers) + sum(memory.lbfgs_gb(*size, BOOK))
+
+    assert needed(fits) <= 4.0 < needed(fits + 50)
 
 
 def test_numpy_numbers_work_end_to_end():

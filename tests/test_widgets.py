@@ -167,6 +167,19 @@ def test_invalid_settings_are_reported_without_starting(tmp_path):
     assert "style_layers must name at least one layer" in playground.message.value
 
 
+def test_a_settings_error_marks_the_control_that_fixes_it(tmp_path):
+    playground = small_playground(tmp_path)
+    playground.style_layers.value = ()
+    playground.run_button.click()
+    assert not playground.running
+    marked = [name for name, widget in playground.form.controls.items()
+              if "nst-invalid" in widget._dom_classes]
+    assert marked == ["style_layers"]
+    assert "style layers: style_layers must name at least one" in playground.message.value
+    playground.form.mark(None)
+    assert not any("nst-invalid" in w._dom_classes for w in playground.form.controls.values())
+
+
 def test_errors_inside_the_run_reach_the_ui(tmp_path, monkeypatch):
     playground = small_playground(tmp_path)
 

@@ -6,9 +6,11 @@ for ``nst-teach train-fast --help`` without importing TensorFlow.
 
 from __future__ import annotations
 
-__all__ = ["FAST_CONTENT_LAYER", "FAST_STYLE_LAYERS", "FastSettings"]
+__all__ = ["FAST_CONTENT_LAYER", "FAST_STYLE_LAYERS", "FastSettings", "MIN_SIDE", "check_model_file"]
 
 import dataclasses
+import zipfile
+from pathlib import Path
 
 from ..config import BACKBONES, CONVOLUTIONS, LAYER_HINT, STYLE_STATISTICS, VGG_LAYERS
 from ..schema import Choice, Integer, Integers, Names, Number, Optional, Text, Validated, setting
@@ -18,6 +20,25 @@ from ..schema import Choice, Integer, Integers, Names, Number, Optional, Text, V
 # names exist in VGG16 (hed-vgg16) and VGG19 alike.
 FAST_CONTENT_LAYER = "block2_conv2"
 FAST_STYLE_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3")
+MIN_SIDE = 8  # the smallest image side the network's padding can handle
+
+
+def check_model_file(path):
+    """Raise `ValueError` naming the fix if `path` is not a `.keras` file at all.
+
+    The checks that need no TensorFlow: ``nst-teach apply-fast`` makes them
+    before TensorFlow starts. Used by `nst_teach.fast.network` and the command line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no model file at {str(path)!r}: check the path, or train one with "
+                         "`nst-teach train-fast STYLE -o model.keras`")
+    if path.suffix != ".keras":
+        raise ValueError(f"{path.name} is not a .keras file: style networks are saved as "
+                         "'<name>.keras' by nst_teach.fast.train / `nst-teach train-fast`")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path.name} is not a valid .keras archive (damaged or not a Keras "
+                         "model): train the model again, or use another checkpoint")
 
 
 @dataclasses.dataclass(frozen=True)
