@@ -72,7 +72,21 @@ def short(name):
     return Path(name).stem
 
 
-def run_pair(content, style, presets, height, backbone, out, network=None):
+def parse_set(items):
+    """``KEY=VALUE`` strings as `Settings` changes, each value read by the field's own parser."""
+    import dataclasses
+
+    from nst_teach.config import Settings
+
+    checks = {field.name: field.metadata["check"] for field in dataclasses.fields(Settings)}
+    pairs = [item.split("=", 1) for item in items]
+    unknown = [key for key, _ in pairs if key not in checks]
+    if unknown:
+        raise SystemExit(f"--set: no setting {', '.join(unknown)}; see nst-teach transfer --help")
+    return {key: checks[key].parse(value) for key, value in pairs}  # as the command line reads it
+
+
+def run_pair(content, style, presets, height, backbone, out, network=None, changes=None):
     """Ends of the scales and one scored picture per preset (and `network`), for one pair."""
     import nst_teach as nst
     from nst_teach import fast, images, judge
@@ -85,7 +99,7 @@ def run_pair(content, style, presets, height, backbone, out, network=None):
     for name in presets:
         preset, _, statistic = name.partition(":")
         settings = nst.preset(preset, backbone=backbone, **({"height": height} if height else {}),
-                              **({"style_statistic": statistic} if statistic else {}))
+                              **({"style_statistic": statistic} if statistic else {}), **(changes or {}))
         began = time.perf_counter()
         result = nst.transfer(photo, painting, settings)
         pictures.append((name, result.image, time.perf_counter() - began, result.backbone))
@@ -181,6 +195,8 @@ def main(argv=None):
     parser.add_argument("--folder", help="your own pairs: FOLDER/content/* x FOLDER/style/*")
     parser.add_argument("--pairs", help="PHOTO:PAINTING,... (example names or paths)")
     parser.add_argument("--fast", metavar="MODEL", help="a style network (.keras) as one more column")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change a setting of every preset, e.g. --set style_weight=2e4")
     parser.add_argument("--quick", action="store_true", help="smoke test: two pairs at 64 px")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/quality.md")
     args = parser.parse_args(argv)
@@ -201,13 +217,14 @@ def main(argv=None):
     rows = []
     for content, style in pairs:
         print(f"{short(content)} x {short(style)}", flush=True)
-        rows.append({**run_pair(content, style, presets, height, args.backbone, out, network),
+        rows.append({**run_pair(content, style, presets, height, args.backbone, out, network,
+                                parse_set(args.set)),
                      "source": (content, style)})
     presets = presets + [FAST] * (network is not None)
     results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
                "presets": presets, "height": height, "rows": rows}
     (out / "quality.json").write_text(json.dumps(results, indent=1))
-    to_doc = not (args.folder or args.pairs or args.fast or args.quick or args.no_doc)
+    to_doc = not (args.folder or args.pairs or args.fast or args.quick or args.no_doc or args.set)
     gallery_path = gallery(rows, presets, GALLERY if to_doc else out / "gallery.png")
     text = (f"Measured by `python bench/quality.py{' ' + ' '.join(argv or sys.argv[1:])}` on "
             f"{results['machine']}, {time.strftime('%Y-%m-%d')}; seconds are wall time per run, "
