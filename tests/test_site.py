@@ -143,3 +143,57 @@ def test_pages_fetch_nothing_from_the_internet(site):
         assert not re.search(r'<(script|link|img)[^>]+(src|href)="(https?:)?//', text), page.name
         assert "$" not in re.sub(r"<pre.*?</pre>|<code.*?</code>", "", text, flags=re.S) or \
             page.name.startswith("docs"), f"{page.name}: maths left as TeX"
+
+
+def page_text(page):
+    """What a page shows as text: tags (and the syntax highlighting's spans) removed."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def solution_lines(name):
+    """The lines of notebooks/<name>.ipynb's answers, between nbgrader's solution markers."""
+    notebook = nbformat.read(build.NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    lines = []
+    for cell in notebook.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if "### END SOLUTION" in line:
+                inside = False
+            elif inside and line.strip():
+                lines.append(line.strip())
+            inside = inside or "### BEGIN SOLUTION" in line
+    return lines
+
+
+@pytest.fixture(scope="module")
+def teacher_site(tmp_path_factory):
+    output = tmp_path_factory.mktemp("teacher")
+    build.Site(output, teacher=True).build(fast=False)
+    return output
+
+
+def test_the_students_site_has_no_answer_and_the_teachers_has_them(site, teacher_site):
+    output, _ = site
+    exercises = [name for name in build.notebook_names() if solution_lines(name)]
+    assert exercises == ["03_content_loss", "04_style_loss", "05_total_variation", "06_optimisation"]
+    for name in exercises:
+        students = page_text((output / f"{name}.html").read_text())
+        teachers = page_text((teacher_site / f"{name}.html").read_text())
+        for line in solution_lines(name):
+            assert line not in students, f"{name}: the students' page shows the answer line {line!r}"
+            assert line in teachers, f"{name}: the teacher's page lacks the answer line {line!r}"
+        assert "raise NotImplementedError()" in students and "checks.check_" in students, name
+        assert "raise NotImplementedError()" not in teachers and "teacher's edition" in teachers
+
+
+def test_no_page_shows_the_tests_markers(site, teacher_site):
+    output, _ = site
+    sources = "".join((build.NOTEBOOKS / f"{name}.ipynb").read_text() for name in build.notebook_names())
+    assert "NBVAL_CHECK_OUTPUT" in sources  # there are markers to hide
+    for page in [*output.glob("*.html"), *teacher_site.glob("*.html")]:
+        assert "NBVAL_" not in page_text(page.read_text()), page.name
+
+
+def test_a_run_s_duration_reads_as_a_person_would_say_it():
+    assert [build.duration(s) for s in (73, 89, 90, 100, 604, 1409)] == [
+        "73 seconds", "89 seconds", "2 minutes", "2 minutes", "10 minutes", "23 minutes"]
