@@ -151,18 +151,21 @@ def page_text(page):
 
 
 def solution_lines(name):
-    """The lines of notebooks/<name>.ipynb's answers, between nbgrader's solution markers."""
+    """The lines of notebooks/<name>.ipynb's answers (between nbgrader's solution markers)
+    that the notebook does not also show outside them (``self.loss_value = None``)."""
     notebook = nbformat.read(build.NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    lines = []
+    answers, given = [], set()
     for cell in notebook.cells:
         inside = False
         for line in cell.source.splitlines():
             if "### END SOLUTION" in line:
                 inside = False
             elif inside and line.strip():
-                lines.append(line.strip())
+                answers.append(line.strip())
+            elif not inside:
+                given.add(line.strip())
             inside = inside or "### BEGIN SOLUTION" in line
-    return lines
+    return [line for line in answers if line not in given]
 
 
 @pytest.fixture(scope="module")
@@ -182,8 +185,9 @@ def test_the_students_site_has_no_answer_and_the_teachers_has_them(site, teacher
         for line in solution_lines(name):
             assert line not in students, f"{name}: the students' page shows the answer line {line!r}"
             assert line in teachers, f"{name}: the teacher's page lacks the answer line {line!r}"
-        assert "raise NotImplementedError()" in students and "checks.check_" in students, name
-        assert "raise NotImplementedError()" not in teachers and "teacher's edition" in teachers
+        assert re.search(r"# YOUR CODE HERE\s+raise NotImplementedError\(\)", students), name  # the stub
+        assert "checks.check_" in students, f"{name}: the check cell must stay"
+        assert "YOUR CODE HERE" not in teachers and "teacher's edition" in teachers, name
 
 
 def test_no_page_shows_the_tests_markers(site, teacher_site):
@@ -197,3 +201,24 @@ def test_no_page_shows_the_tests_markers(site, teacher_site):
 def test_a_run_s_duration_reads_as_a_person_would_say_it():
     assert [build.duration(s) for s in (73, 89, 90, 100, 604, 1409)] == [
         "73 seconds", "89 seconds", "2 minutes", "2 minutes", "10 minutes", "23 minutes"]
+
+
+def test_a_marked_cell_is_compared_with_its_kept_run_in_fast_mode():
+    """nbval compares a `# NBVAL_CHECK_OUTPUT` cell's fast-mode output with the kept run's."""
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("notebooks_conftest", ROOT / "notebooks" / "conftest.py")
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+    marked = [(name, cell) for name in build.notebook_names()
+              for cell in nbformat.read(build.NOTEBOOKS / f"{name}.ipynb", as_version=4).cells
+              if cell.cell_type == "code" and "# NBVAL_CHECK_OUTPUT" in cell.source]
+    assert {name for name, _ in marked} >= {"01_setup", "02_images_and_vgg"}
+    for name, cell in marked:
+        item = SimpleNamespace(cell=cell, path=build.NOTEBOOKS / f"{name}.ipynb")
+        conftest.compare_with_kept_run(item)
+        kept = next(c for c in build.Site.stored_run(name).cells if c.get("source") == cell.source)
+        assert cell.outputs == kept.outputs and cell.outputs and cell.execution_count, name
+    unmarked = SimpleNamespace(cell=nbformat.v4.new_code_cell("print(1)"), path=Path("01_setup.ipynb"))
+    conftest.compare_with_kept_run(unmarked)
+    assert unmarked.cell.outputs == [] and unmarked.cell.execution_count is None
