@@ -1,5 +1,9 @@
 """The Evaluator, the loop, and an end-to-end run with the offline backbone."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -239,3 +243,30 @@ def test_numpy_numbers_work_end_to_end():
     result = transfer("grace_hopper", "cubist", BOOK, height=np.int64(32), iterations=np.int32(1),
                       maxfun=np.int64(3), backbone="random", style_weight=np.float32(1.0))
     assert result.image.shape == (32, 27, 3)
+
+
+REPEAT_AT_FULL_SIZE = """
+import nst_teach as nst
+from nst_teach import data
+
+base = nst.BOOK.replace(height=224, iterations=8, maxfun=20, backbone="hed-vgg16",
+                        resample="bicubic")
+photo, swirls = data.example("grace_hopper"), data.example("swirls")
+nst.transfer(photo, swirls, base, optimizer="adam")
+noisy = base.replace(init="noise", seed=7)
+a, b = (nst.transfer(photo, swirls, noisy).history.evaluations["total"] for _ in range(2))
+print(len(a), next((i for i, (p, q) in enumerate(zip(a, b)) if p != q), "same" if a == b else "longer"))
+"""
+
+
+@pytest.mark.slow
+def test_a_seeded_noise_start_repeats_after_other_runs_at_the_notebook_s_size():
+    # Notebook 09, section 7, at its full size (224 px, 8 x 20 evaluations): an Adam run, then
+    # the same seeded noise-start run twice. The noise run's seed used to build a second copy
+    # of the backbone (and a new traced step) for the first of the two, and its loss trace
+    # then differed from the second's in the last bit of the second evaluation.
+    out = subprocess.run([sys.executable, "-c", REPEAT_AT_FULL_SIZE], capture_output=True,
+                         text=True, timeout=1800, env={**os.environ, "NST_TEACH_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    evaluations, first_difference = out.stdout.split()[-2:]
+    assert int(evaluations) >= 160 and first_difference == "same"
