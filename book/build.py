@@ -355,15 +355,15 @@ def with_outputs(name, run):
 def without_solutions(notebook):
     """The students' version of an exercise: as nbgrader's `ClearSolutions` leaves it.
 
-    Each answer between the solution markers becomes ``raise NotImplementedError()``
-    and a solution cell loses its outputs; the check cells stay as they are.
+    Each answer between the solution markers becomes ``raise NotImplementedError()``;
+    the check cells stay, without the "is correct" their run printed for the answer.
     """
     from nbgrader import utils
     from nbgrader.preprocessors import ClearSolutions
 
     notebook, _ = ClearSolutions().preprocess(notebook, {})
     for cell in notebook.cells:
-        if cell.cell_type == "code" and utils.is_solution(cell):
+        if cell.cell_type == "code" and (utils.is_solution(cell) or utils.is_grade(cell)):
             cell.outputs = []
     return notebook
 

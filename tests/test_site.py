@@ -187,6 +187,7 @@ def test_the_students_site_has_no_answer_and_the_teachers_has_them(site, teacher
             assert line in teachers, f"{name}: the teacher's page lacks the answer line {line!r}"
         assert re.search(r"# YOUR CODE HERE\s+raise NotImplementedError\(\)", students), name  # the stub
         assert "checks.check_" in students, f"{name}: the check cell must stay"
+        assert "is correct" not in students and "is correct" in teachers, name  # no ✓ under a stub
         assert "YOUR CODE HERE" not in teachers and "teacher's edition" in teachers, name
 
 
