@@ -223,3 +223,25 @@ def test_a_marked_cell_is_compared_with_its_kept_run_in_fast_mode():
     unmarked = SimpleNamespace(cell=nbformat.v4.new_code_cell("print(1)"), path=Path("01_setup.ipynb"))
     conftest.compare_with_kept_run(unmarked)
     assert unmarked.cell.outputs == [] and unmarked.cell.execution_count is None
+
+
+def test_the_teachers_guide_has_the_kept_runs_times_and_memory():
+    text = build.TEACHING.read_text()
+    assert build.with_run_numbers(text) == text, "stale: run python book/build.py --docs"
+    assert text.count("<!-- runs: end -->") == len(build.run_numbers(build.kept_runs())) == 4
+
+
+def test_the_guide_s_numbers_are_computed_from_the_runs():
+    names = build.notebook_names()
+    runs = {name: {"seconds": 60 * (i + 1), "kernel_peak_memory_mb": 1024 * (i + 1),
+                   "load_average_after": 2.5, "date": "2026-12-03"} for i, name in enumerate(names)}
+    numbers = build.run_numbers(runs)
+    assert "| 3. Smoothness and the optimiser | 05 total variation, 06 optimisation | " \
+           "total-variation loss; the Evaluator | 5.0 min + 6.0 min |" in numbers["lesson plan"]
+    assert "| kernel memory, full size | 1.0 GB | 2.0 GB |" in numbers["notebooks"]
+    assert numbers["03 to 06"] == "18 minutes"  # 3 + 4 + 5 + 6
+    assert numbers["largest kernel"] == f"notebook {names[-1][:2]}'s, reached {len(names)}.0 GB"
+    text = "a <!-- runs: 03 to 06 -->old<!-- runs: end --> b"
+    assert build.with_run_numbers(text, runs) == "a <!-- runs: 03 to 06 -->18 minutes<!-- runs: end --> b"
+    with pytest.raises(ValueError, match="makes"):
+        build.with_run_numbers("<!-- runs: nonsense -->x<!-- runs: end -->", runs)
