@@ -52,7 +52,10 @@ def bfloat16_extractor(model, layers):
 def main(height=192, repeats=5):
     import numpy as np
 
-    from nst_teach import images, optimize
+    from nst_teach import images
+    from nst_teach.evaluator import Evaluator, make_loss_and_grads
+    from nst_teach.optimizers import restarted_lbfgs
+    from nst_teach.problem import prepare_images
     from nst_teach.backbones import load_backbone
     from nst_teach.config import QUICK
     from nst_teach.features import compute_targets, feature_extractor
@@ -60,12 +63,12 @@ def main(height=192, repeats=5):
 
     settings = QUICK.replace(height=height, backbone="hed-vgg16")
     model, _ = load_backbone(settings.backbone)
-    content, style = optimize.prepare_images("grace_hopper", "swirls", settings)
+    content, style = prepare_images("grace_hopper", "swirls", settings)
     cx, sx = images.preprocess(content), images.preprocess(style)
     extractors = {"float32 winograd": feature_extractor(model, settings.layers, "winograd"),
                   "float32 direct": feature_extractor(model, settings.layers, "direct"),
                   "bfloat16 direct": bfloat16_extractor(model, settings.layers)}
-    problems = {name: optimize.make_loss_and_grads(e, compute_targets(e, cx, sx, settings),
+    problems = {name: make_loss_and_grads(e, compute_targets(e, cx, sx, settings),
                                                    settings, cx.shape)
                 for name, e in extractors.items()}
     x = cx.ravel().astype(np.float64)
@@ -87,9 +90,9 @@ def main(height=192, repeats=5):
                                          / np.linalg.norm(grad) / np.linalg.norm(bf_grad)), 5)
     results = {}
     for name in ("float32 direct", "bfloat16 direct"):  # the same run, each precision
-        evaluator = optimize.Evaluator(problems[name])
+        evaluator = Evaluator(problems[name])
         start = time.perf_counter()
-        optimize.restarted_lbfgs(evaluator, x.copy(), settings, lambda *args: None)
+        restarted_lbfgs(evaluator, x.copy(), settings, lambda *args: None)
         results[name] = (time.perf_counter() - start, evaluator.best_x)
     for name, (run_seconds, best) in results.items():
         image = images.deprocess(best.reshape(cx.shape))

@@ -34,15 +34,17 @@ def phases(height, backbone, convolution, evaluations=3):
     from nst_teach.tensorflow_setup import tf  # noqa: F401
 
     lap("import_tensorflow")
-    from nst_teach import images, optimize
+    from nst_teach import images
     from nst_teach.backbones import load_backbone
     from nst_teach.config import QUICK
+    from nst_teach.evaluator import make_loss_and_grads
     from nst_teach.features import compute_targets, feature_extractor
+    from nst_teach.problem import prepare_images
     from nst_teach.winograd import convolution_for
 
     lap("import_nst_teach")
     settings = QUICK.replace(height=height, backbone=backbone, convolution=convolution)
-    content, style = optimize.prepare_images("grace_hopper", "swirls", settings)
+    content, style = prepare_images("grace_hopper", "swirls", settings)
     lap("images")
     model, _ = load_backbone(settings.backbone)
     lap("build_backbone")
@@ -51,7 +53,7 @@ def phases(height, backbone, convolution, evaluations=3):
     content_x, style_x = images.preprocess(content), images.preprocess(style)
     targets = compute_targets(extractor, content_x, style_x, settings)
     lap("targets")
-    loss_and_grads = optimize.make_loss_and_grads(extractor, targets, settings, content_x.shape)
+    loss_and_grads = make_loss_and_grads(extractor, targets, settings, content_x.shape)
     x = content_x.ravel().astype("float64")
     loss_and_grads(x)
     lap("trace_and_first_evaluation")

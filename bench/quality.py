@@ -6,6 +6,7 @@ One command (from the repository root)::
     python bench/quality.py --quick               # smoke test: two pairs, tiny sizes
     python bench/quality.py --folder my_pairs/    # your own: my_pairs/content/*, my_pairs/style/*
     python bench/quality.py --pairs chelsea:swirls --fast swirls.keras  # and a fast network
+    python bench/quality.py --presets book,painterly-quick:gram,painterly-quick:sliced  # statistics
 
 For every (photo, painting) pair and preset it runs the optimisation, then
 scores the picture with `nst_teach.judge` (a style embedding from a network
@@ -21,7 +22,9 @@ names the pairs instead (example names or paths). ``--fast MODEL.keras`` adds
 a style network of notebook 08 (`nst_teach.fast`) as one more column: it
 stylises each pair's photo at the height of the presets' pictures, and is
 judged against the pair's painting, so give pairs with the painting it was
-trained on; their results go to bench/results/quality_pairs.
+trained on; their results go to bench/results/quality_pairs. A preset
+written ``NAME:STATISTIC`` is that preset with the values chosen for that
+style statistic (notebook 10, `nst_teach.config.PAINTERLY_BY_STATISTIC`).
 """
 
 from __future__ import annotations
@@ -69,7 +72,21 @@ def short(name):
     return Path(name).stem
 
 
-def run_pair(content, style, presets, height, backbone, out, network=None):
+def parse_set(items):
+    """``KEY=VALUE`` strings as `Settings` changes, each value read by the field's own parser."""
+    import dataclasses
+
+    from nst_teach.config import Settings
+
+    checks = {field.name: field.metadata["check"] for field in dataclasses.fields(Settings)}
+    pairs = [item.split("=", 1) for item in items]
+    unknown = [key for key, _ in pairs if key not in checks]
+    if unknown:
+        raise SystemExit(f"--set: no setting {', '.join(unknown)}; see nst-teach transfer --help")
+    return {key: checks[key].parse(value) for key, value in pairs}  # as the command line reads it
+
+
+def run_pair(content, style, presets, height, backbone, out, network=None, changes=None):
     """Ends of the scales and one scored picture per preset (and `network`), for one pair."""
     import nst_teach as nst
     from nst_teach import fast, images, judge
@@ -80,7 +97,9 @@ def run_pair(content, style, presets, height, backbone, out, network=None):
            "presets": {}}
     pictures = []
     for name in presets:
-        settings = nst.preset(name, backbone=backbone, **({"height": height} if height else {}))
+        preset, _, statistic = name.partition(":")
+        settings = nst.preset(preset, backbone=backbone, **({"height": height} if height else {}),
+                              **({"style_statistic": statistic} if statistic else {}), **(changes or {}))
         began = time.perf_counter()
         result = nst.transfer(photo, painting, settings)
         pictures.append((name, result.image, time.perf_counter() - began, result.backbone))
@@ -93,7 +112,7 @@ def run_pair(content, style, presets, height, backbone, out, network=None):
         pictures.append((FAST, image, time.perf_counter() - began,
                          network.nst_info.get("backbone", "")))
     for name, image, seconds, used in pictures:
-        path = out / f"{row['content']}__{row['style']}__{name.replace(' ', '_')}.png"
+        path = out / f"{row['content']}__{row['style']}__{name.replace(' ', '_').replace(':', '_')}.png"
         nst.save_image(image, path)
         row["presets"][name] = {**judge.scores(image, photo, painting),
                                 "seconds": seconds, "height": image.shape[0],
@@ -169,12 +188,15 @@ def write_doc(text):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", default="book,painterly", help="comma-separated preset names")
+    parser.add_argument("--presets", default="book,painterly",
+                        help="comma-separated preset names; NAME:STATISTIC for a style statistic")
     parser.add_argument("--height", type=int, help="working height (default: each preset's own)")
     parser.add_argument("--backbone", default="auto", help="auto, vgg19, hed-vgg16 (default auto)")
     parser.add_argument("--folder", help="your own pairs: FOLDER/content/* x FOLDER/style/*")
     parser.add_argument("--pairs", help="PHOTO:PAINTING,... (example names or paths)")
     parser.add_argument("--fast", metavar="MODEL", help="a style network (.keras) as one more column")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change a setting of every preset, e.g. --set style_weight=2e4")
     parser.add_argument("--quick", action="store_true", help="smoke test: two pairs at 64 px")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/quality.md")
     args = parser.parse_args(argv)
@@ -195,13 +217,14 @@ def main(argv=None):
     rows = []
     for content, style in pairs:
         print(f"{short(content)} x {short(style)}", flush=True)
-        rows.append({**run_pair(content, style, presets, height, args.backbone, out, network),
+        rows.append({**run_pair(content, style, presets, height, args.backbone, out, network,
+                                parse_set(args.set)),
                      "source": (content, style)})
     presets = presets + [FAST] * (network is not None)
     results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
                "presets": presets, "height": height, "rows": rows}
     (out / "quality.json").write_text(json.dumps(results, indent=1))
-    to_doc = not (args.folder or args.pairs or args.fast or args.quick or args.no_doc)
+    to_doc = not (args.folder or args.pairs or args.fast or args.quick or args.no_doc or args.set)
     gallery_path = gallery(rows, presets, GALLERY if to_doc else out / "gallery.png")
     text = (f"Measured by `python bench/quality.py{' ' + ' '.join(argv or sys.argv[1:])}` on "
             f"{results['machine']}, {time.strftime('%Y-%m-%d')}; seconds are wall time per run, "

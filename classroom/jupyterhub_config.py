@@ -19,6 +19,8 @@ Memory, in two layers, so that one student cannot take the machine from the othe
 Settings, from the environment (defaults in brackets):
   NST_CLASS_PASSWORD    the students' shared password, 8 characters or more (required)
   NST_CLASS_ADMINS      comma-separated user names that may use the admin page [teacher]
+  NST_CLASS_ADMIN_PASSWORD  the admins' own password, 32 characters or more: JupyterHub's
+                        shared-password login refuses admins without one [none: no admin logs in]
   NST_CLASS_MEMORY      each student's memory limit (server and kernels), e.g. 2500M [4G]
   NST_CLASS_KERAS_HOME  a folder with models/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5,
                         readable by all, writable by root only [/srv/nst-teach/keras]
@@ -62,6 +64,8 @@ c.JupyterHub.authenticator_class = "shared-password"
 c.SharedPasswordAuthenticator.user_password = setting("PASSWORD")
 c.Authenticator.allow_all = True
 c.Authenticator.admin_users = set(filter(None, setting("ADMINS", "teacher").split(",")))
+if setting("ADMIN_PASSWORD", ""):  # JupyterHub checks its length (32 or more) and tells
+    c.SharedPasswordAuthenticator.admin_password = setting("ADMIN_PASSWORD")
 c.Authenticator.username_pattern = r"^[a-z][a-z0-9_-]{0,31}$"
 
 c.JupyterHub.bind_url = setting("URL", "http://0.0.0.0:8000")

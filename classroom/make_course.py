@@ -19,7 +19,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOKS = HERE.parent / "notebooks"
-ASSIGNMENTS = ("03_content_loss", "04_style_loss", "05_total_variation", "06_optimisation")
+ASSIGNMENTS = ("03_content_loss", "04_style_loss", "05_total_variation", "06_optimisation",
+               "10_beyond_the_gram_matrix")
 
 
 def make_course(folder, assignments=ASSIGNMENTS):

@@ -3,14 +3,16 @@
 A small helper library for the course notebooks; each helper's docstring names
 the notebook that teaches it.
 
-The names below are imported on first use, so ``import nst_teach`` and the
-command line's ``--help`` do not wait for TensorFlow (see
+The names below, and the modules (``nst.data``, ``nst.fast``), are imported on
+first use, so ``import nst_teach`` and the command line's ``--help`` do not wait
+for TensorFlow (see
 `nst_teach.tensorflow_setup`, which also sets TensorFlow up quietly). In a
 notebook, though, importing nst_teach starts TensorFlow at once, so that a
 later ``import tensorflow`` shows none of its start-up lines (notebook 01).
 """
 
 import importlib
+import pkgutil
 import sys
 
 __version__ = "0.1.0"
@@ -18,7 +20,7 @@ __version__ = "0.1.0"
 _PUBLIC = {  # name -> the module that defines it
     "WeightsUnavailable": "backbones", "load_backbone": "backbones",
     "clear_caches": "caches", "configure": "tensorflow_setup",
-    "UnknownSetting": "schema",
+    "UnknownSetting": "schema", "SettingError": "schema",
     "BOOK": "config", "PAINTERLY": "config", "QUICK": "config", "Settings": "config", "preset": "config",
     "Targets": "features", "compute_targets": "features", "feature_extractor": "features",
     "ImageError": "images", "deprocess": "images", "load_image": "images",
@@ -27,7 +29,7 @@ _PUBLIC = {  # name -> the module that defines it
     "total_variation_loss": "losses", "weighted_losses": "losses",
     "Evaluator": "evaluator", "History": "evaluator", "LossNotFinite": "evaluator",
     "StopRun": "evaluator", "setup": "problem", "warm_up": "problem",
-    "Result": "optimize", "transfer": "optimize", "Evaluation": "progress",
+    "Result": "loop", "transfer": "optimize", "Evaluation": "progress",
     "Round": "progress", "TrainingStep": "progress",
     "coarse_to_fine": "schedule",
 }
@@ -36,17 +38,20 @@ __all__ = sorted(_PUBLIC)
 
 
 def _lazy_names(package, public, namespace):
-    """A package's ``__getattr__`` and ``__dir__`` that import `public` names on first use."""
+    """A package's ``__getattr__`` and ``__dir__`` that import `public` names and its modules on first use."""
+    modules = {module.name for module in pkgutil.iter_modules(namespace["__path__"])}
 
     def __getattr__(name):
         if name in public:
             value = getattr(importlib.import_module(f".{public[name]}", package), name)
             namespace[name] = value
             return value
+        if name in modules:  # importing it sets it as the package's attribute
+            return importlib.import_module(f".{name}", package)
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     def __dir__():
-        return sorted(set(namespace) | set(public))
+        return sorted(set(namespace) | set(public) | modules)
 
     return __getattr__, __dir__
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 __all__ = [
     "WeightsUnavailable", "keras_models_dir", "vgg19_weights_path", "can_download",
-    "how_to_get_vgg19", "vgg19", "hed_vgg16", "vgg19_available", "load_backbone",
+    "how_to_get_vgg19", "vgg19", "hed_vgg16", "vgg19_available", "resolve", "load_backbone",
     "with_average_pooling", "conv_layer_names",
 ]
 
@@ -168,6 +168,29 @@ def vgg19_available(weights=None):
     return vgg19_weights_path().is_file() or can_download()
 
 
+def resolve(name="auto", weights=None):
+    """The backbone that `name` stands for: ``"auto"`` becomes ``"vgg19"`` or ``"hed-vgg16"``.
+
+    ``"auto"`` is ``"vgg19"`` when its weights (`weights`, a local file, or
+    Keras' ImageNet weights) are at hand, otherwise ``"hed-vgg16"``, with a
+    warning; any other name is itself. The command line and the playground
+    call this before they make settings from a preset whose values depend on
+    the backbone (`nst_teach.config.preset`), and `load_backbone` for ``"auto"``.
+
+    Taught in notebooks 07 and 09.
+    """
+    if name != "auto":
+        return name
+    if vgg19_available(weights):
+        return "vgg19"
+    warnings.warn(
+        "no VGG19 ImageNet weights here: using the offline backbone hed-vgg16, so "
+        "results differ from the book's (`nst-teach weights` says how to get VGG19)",
+        stacklevel=2,
+    )
+    return "hed-vgg16"
+
+
 _NETWORKS = Cache("backbones", 6)
 
 
@@ -193,16 +216,7 @@ def _build_backbone(name, weights, seed, pooling):
     if pooling == "avg":
         model, name = load_backbone(name, weights, seed)
         return with_average_pooling(model), name
-    if name == "auto":
-        if vgg19_available(weights):
-            name = "vgg19"
-        else:
-            warnings.warn(
-                "no VGG19 ImageNet weights here: using the offline backbone hed-vgg16, so "
-                "results differ from the book's (`nst-teach weights` says how to get VGG19)",
-                stacklevel=5,  # the caller of load_backbone
-            )
-            name = "hed-vgg16"
+    name = resolve(name, weights)
     if name == "vgg19":
         return vgg19(weights or "imagenet"), name
     if name == "hed-vgg16":

@@ -1,8 +1,8 @@
 """Self-checks for the exercises: they say *what* is wrong, not only *that* it is.
 
 Used by notebooks 03 (write the content loss), 04 (write the Gram matrix and
-the book's style loss), 05 (write the total-variation loss) and 06 (write the
-book's Evaluator). Each check calls your code on small random inputs,
+the book's style loss), 05 (write the total-variation loss), 06 (write the
+book's Evaluator) and 10 (write the sliced distance). Each check calls your code on small random inputs,
 compares with an answer known to be right and, when they differ, tries the
 usual mistakes to name yours. A wrong answer raises `ExerciseError`, so a
 notebook run in CI fails if a solution breaks, and nbgrader's autograder
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 __all__ = [
     "ExerciseError", "content_loss_case", "gram_matrix_case", "style_loss_case",
-    "total_variation_case", "check_content_loss", "check_gram_matrix", "check_style_loss",
-    "check_total_variation", "Bowl", "check_evaluator",
+    "total_variation_case", "sliced_distance_case", "check_content_loss", "check_gram_matrix",
+    "check_style_loss", "check_total_variation", "check_sliced_distance", "Bowl", "check_evaluator",
 ]
 
 import numpy as np
@@ -181,6 +181,37 @@ def total_variation_case():
     return (x.astype(np.float32),), losses.total_variation_loss, mistakes
 
 
+def sliced_distance_case():
+    """Two feature maps of (1, 4, 5, 3) and four unit directions, for `check_sliced_distance`.
+
+    Used by `nst_teach.checks`.
+    """
+    style, combination = _random((1, 4, 5, 3), 7), _random((1, 4, 5, 3), 8, scale=2.0)
+    directions = _random((3, 4), 9)
+    directions /= np.linalg.norm(directions, axis=0)
+    flat = lambda f: f.reshape(-1, 3).astype(np.float64)  # noqa: E731
+    projected_s, projected_c = flat(style) @ directions, flat(combination) @ directions
+    sort = lambda p: np.sort(p, axis=0)  # noqa: E731
+    squared = (sort(projected_s) - sort(projected_c)) ** 2
+    reference = lambda *_: np.mean(squared)  # noqa: E731
+    mistakes = [
+        ("you compared the projections without sorting them: that compares position "
+         "by position, like a content loss. Sort each direction's values first (axis 0).",
+         lambda *_: np.mean((projected_s - projected_c) ** 2)),
+        ("you sorted along the directions (axis 1 or -1); sort along the positions (axis 0), "
+         "so that each direction's values line up from smallest to largest.",
+         lambda *_: np.mean((np.sort(projected_s, axis=1) - np.sort(projected_c, axis=1)) ** 2)),
+        ("you summed the squared differences; average them (tf.reduce_mean), so the "
+         "distance does not grow with the number of positions.", lambda *_: np.sum(squared)),
+        ("you sorted the raw channels without projecting them on the directions first "
+         "(features @ directions).",
+         lambda *_: np.mean((sort(flat(style)) - sort(flat(combination))) ** 2)),
+        ("you took a square root: the loss is the squared distance, the mean of the squares.",
+         lambda *_: np.sqrt(np.mean(squared))),
+    ]
+    return (style, combination, directions), reference, mistakes
+
+
 def check_content_loss(content_loss):
     """Check `content_loss(base, combination)` against sum((combination - base)^2).
 
@@ -208,6 +239,14 @@ def check_total_variation(total_variation_loss):
     Taught in notebook 05.
     """
     _check("total_variation_loss", total_variation_loss, *total_variation_case())
+
+
+def check_sliced_distance(sliced_distance):
+    """Check `sliced_distance(style, combination, directions)`: project, sort, mean of squares.
+
+    Taught in notebook 10.
+    """
+    _check("sliced_distance", sliced_distance, *sliced_distance_case())
 
 
 class Bowl:

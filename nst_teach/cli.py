@@ -17,12 +17,14 @@ from __future__ import annotations
 __all__ = [
     "add_setting_flags", "given_settings", "flag_names", "build_parser", "add_fast_commands",
     "run_train_fast", "run_apply_fast", "run_app", "main", "is_user_error", "Signals", "run_transfer",
-    "with_flag_names", "save_result", "report_weights", "list_examples",
+    "user_message", "save_result", "report", "report_weights", "list_examples", "standard_streams",
+    "negative_lists_joined", "SETTINGS_OF",
 ]
 
 import argparse
 import dataclasses
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -30,12 +32,16 @@ import time
 import warnings
 from pathlib import Path
 
-from .config import FAST_STAGES, INITS, PRESETS, Settings, preset
-from .schema import flag_help, flag_of
+from .config import FAST_STAGES, INITS, PRESETS, Settings, preset, vgg_layer_names
+from .fast.settings import MIN_SIDE, FastSettings
+from .schema import Numbers, Optional, SettingError, flag_help, flag_of, in_flag_words
+
+SETTINGS_OF = {"transfer": Settings, "train-fast": FastSettings}
+"""The settings class whose flags each sub-command takes."""
 
 
 def add_setting_flags(parser, settings_class, default_label="default"):
-    """One flag per field of `settings_class` (a `nst_teach.schema.schema` class), made from
+    """One flag per field of `settings_class` (a `nst_teach.schema.Validated` dataclass), made from
     its declaration: the name, the parser of its text, the help text with the default.
 
     Every flag defaults to None (not given), so that a preset's values stay
@@ -45,7 +51,46 @@ def add_setting_flags(parser, settings_class, default_label="default"):
         if flag_of(field) is not None:
             flag, aliases = flag_of(field)
             parser.add_argument(flag, *aliases, dest=field.name, type=field.metadata["check"].parse,
-                                default=None, help=flag_help(field, default_label))
+                                default=None, help=flag_help(field, default_label),
+                                action=_OneSpelling if aliases else "store")
+
+
+class _OneSpelling(argparse.Action):
+    """A flag with another spelling (``--preserve-colour``): both at once are refused."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        spelt = vars(namespace).setdefault("_spelt", {})
+        if spelt.setdefault(self.dest, option_string) != option_string:
+            parser.error(f"{spelt[self.dest]} and {option_string} are one setting: give it once")
+        setattr(namespace, self.dest, values)
+
+
+def _number_list_flags(settings_class):
+    """The flags that take comma-separated numbers (``--style-blend``)."""
+    flags = set()
+    for field in dataclasses.fields(settings_class):
+        check = field.metadata.get("check")
+        check = check.check if isinstance(check, Optional) else check
+        if isinstance(check, Numbers) and flag_of(field) is not None:
+            flags.update((flag_of(field)[0], *flag_of(field)[1]))
+    return flags
+
+
+def negative_lists_joined(argv):
+    """`argv` with ``--style-blend -1,2`` written ``--style-blend=-1,2``.
+
+    argparse takes a value that starts with "-" and is not one plain number
+    for a flag, and says "expected one argument"; joined, the value reaches
+    the setting's check, whose error names the flag and the rule.
+    Used by the command line.
+    """
+    flags, out = _number_list_flags(Settings), []
+    for token in argv:
+        if out and out[-1] in flags and re.match(r"-[\d.]", token):
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
 
 
 def flag_names(settings_class):
@@ -116,9 +161,10 @@ def add_fast_commands(commands, common):
     train.add_argument("--images", default=None,
                        help="folder of training photos (default: the bundled photos)")
     train.add_argument("-o", "--output", required=True, help="the model file to write (.keras)")
-    from .fast.settings import FastSettings
-
     add_setting_flags(train, FastSettings)
+    train.add_argument("--memory-limit", type=float, default=None, metavar="GB",
+                       help="refuse a training step estimated to need more (default: 3/4 of "
+                            "this machine's memory)")
     train.add_argument("--resume", action="store_true",
                        help="continue from OUTPUT if it exists (--steps is the total)")
     train.add_argument("--threads", type=int, default=None,
@@ -135,35 +181,44 @@ def add_fast_commands(commands, common):
 
 def _set_threads(threads):
     if threads is not None:
-        if threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {threads}")
-        import tensorflow as tf
+        from .tensorflow_setup import tf  # TensorFlow's start-up lines hidden, as everywhere
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 def run_train_fast(args, signals):
-    """`nst-teach train-fast`: train a style network. Used by the command line."""
-    from . import data, fast
+    """`nst-teach train-fast`: train a style network. Used by the command line.
 
-    _set_threads(args.threads)
-    from .fast.settings import FastSettings
+    Everything that can be checked without TensorFlow is checked before it
+    starts: the settings, the output and its loss curve, ``--threads``, the
+    memory a training step needs, the style image.
+    """
+    from . import data
+    from .images import check_writable
+    from .memory import check_training_memory
 
-    try:
-        settings = FastSettings(**given_settings(args, FastSettings))
-    except ValueError as error:
-        raise ValueError(with_flag_names(str(error), FastSettings)) from None
+    settings = FastSettings(**given_settings(args, FastSettings))
     output = Path(args.output)
     if output.suffix != ".keras":
-        raise ValueError(f"output must end in .keras, got {output.name!r}")
+        raise ValueError(f"-o must end in .keras, got {output.name!r}")
+    check_writable(output)  # before training: a run is not thrown away for a bad -o
+    check_writable(output.with_name(output.stem + "_loss.png"))
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    if args.memory_limit is not None and not args.memory_limit > 0:
+        raise ValueError(f"--memory-limit must be a number of GB > 0, got {args.memory_limit}")
+    check_training_memory(settings, args.memory_limit)
     style = data.image_or_example(args.style)
+    from . import fast
+
+    _set_threads(args.threads)
     photos = fast.photos_from_folder(args.images) if args.images else None
     result = fast.train(style, photos, settings, output=output, resume=args.resume,
                         progress=not args.quiet)
     last = result.history.losses["total"][-1] if result.history.steps else float("nan")
     status = "stopped early, checkpoint kept" if result.stopped else "done"
-    print(
+    report(
         f"{status}: {output} (step {result.step} of {settings.steps}, backbone {result.backbone}, "
         f"loss {last:.4g}, {result.seconds:.0f} s); "
         f"loss curve: {output.with_name(output.stem + '_loss.png')}"
@@ -172,22 +227,32 @@ def run_train_fast(args, signals):
 
 
 def run_apply_fast(args, signals=None):
-    """`nst-teach apply-fast`: stylise photos with a trained network. Used by the command line."""
-    from . import data, fast
-    from .images import save_image
+    """`nst-teach apply-fast`: stylise photos with a trained network. Used by the command line.
 
-    output = _image_path(args.output, "output")
-    if args.max_side is not None and args.max_side < fast.MIN_SIDE:
-        raise ValueError(f"--max-side must be >= {fast.MIN_SIDE}, got {args.max_side}")
-    model = fast.load_model(args.model)
+    The output, ``--max-side``, the model file and the photo are checked
+    before TensorFlow starts.
+    """
+    from . import data
+    from .fast.settings import check_model_file
+    from .images import check_writable, save_image
+
+    output = _image_path(args.output, "-o")
+    if args.max_side is not None and args.max_side < MIN_SIDE:
+        raise ValueError(f"--max-side must be >= {MIN_SIDE}, got {args.max_side}")
+    _not_an_input(output, {"model file": [args.model], "photo": [args.photo]})
+    check_writable(output)
+    check_model_file(args.model)
     photo = data.image_or_example(args.photo)
+    from . import fast
+
+    model = fast.load_model(args.model)
     fast.stylise(model, photo[:16, :16] if min(photo.shape[:2]) >= 16 else photo)  # warm-up
     start = time.perf_counter()
     image = fast.stylise(model, photo, max_side=args.max_side)
     seconds = time.perf_counter() - start
     save_image(image, output)
     height, width = image.shape[:2]
-    print(f"done: {output} ({width}x{height}, {seconds:.2f} s)")
+    report(f"done: {output} ({width}x{height}, {seconds:.2f} s)")
     return 0
 
 
@@ -203,7 +268,9 @@ def main(argv=None):
 
     Used by the command line.
     """
-    args = build_parser().parse_args(argv)  # before TensorFlow: argument errors come at once
+    standard_streams()  # before anything prints: a closed stderr must not crash the run
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(negative_lists_joined(argv))  # before TensorFlow
     if getattr(args, "verbose", False):
         os.environ["NST_TEACH_TF_LOGS"] = "1"
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
@@ -223,10 +290,53 @@ def main(argv=None):
     except Exception as error:
         if not is_user_error(error):
             raise
-        print(f"nst-teach: error: {error}", file=sys.stderr)
+        print(f"nst-teach: error: {user_message(error, args.command)}", file=sys.stderr)
         return 2
     finally:
         warnings.formatwarning = previous_format
+
+
+def user_message(error, command):
+    """The one line an error gets: a setting's error names its flag (`in_flag_words`).
+
+    Used by the command line.
+    """
+    if isinstance(error, SettingError) and command in SETTINGS_OF:
+        return in_flag_words(error, SETTINGS_OF[command])
+    return str(error)
+
+
+def standard_streams():
+    """Give closed standard streams (``2>&-``) a sink, so that nothing written to them fails.
+
+    A closed file descriptor 0, 1 or 2 is opened on the null device (so that
+    no file we open later takes its number and receives log lines), and a
+    missing `sys.stdin`, `sys.stdout` or `sys.stderr` is made from it.
+    Used by the command line.
+    """
+    for number, name in enumerate(("stdin", "stdout", "stderr")):
+        try:
+            os.fstat(number)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # takes the lowest free number: this one
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(number, "r" if number == 0 else "w", closefd=False))
+
+
+def report(line):
+    """Print a run's closing line; an output that cannot take it does not undo the run.
+
+    The result is saved before this line is printed: a standard output on a
+    full disk or a closed pipe (``| head -0``) gets a warning on standard
+    error, and the exit status stays the run's. Used by the command line.
+    """
+    try:
+        print(line, flush=True)
+    except OSError as error:
+        with open(os.devnull, "w") as null:  # the interpreter's last flush must not fail again
+            os.dup2(null.fileno(), sys.stdout.fileno())
+        print(f"nst-teach: warning: cannot write to the standard output "
+              f"({error.strerror or error}); {line}", file=sys.stderr)
 
 
 def is_user_error(error):
@@ -247,6 +357,12 @@ class Signals:
     leave a valid image and loss curve. `exit_code` is 128 + the first
     signal's number, as shells report a process ended by a signal.
 
+    Python runs the handlers of signals that arrive during one long
+    computation in the order of their numbers (SIGHUP before SIGINT), not of
+    their arrival; the order of arrival is read from the wakeup pipe
+    (`signal.set_wakeup_fd`), into which the C handler writes each number
+    as it comes.
+
     Used by the command line.
     """
 
@@ -254,6 +370,7 @@ class Signals:
 
     def __init__(self):
         self.received, self.holding, self.previous = [], False, {}
+        self._pipe = self._previous_wakeup = None
 
     def __enter__(self):
         for name in self.NAMES:
@@ -263,15 +380,34 @@ class Signals:
                     self.previous[number] = signal.signal(number, self.handle)
                 except ValueError:  # not the main thread: leave signals alone
                     break
+        if self.previous:
+            self._pipe = os.pipe()
+            for end in self._pipe:
+                os.set_blocking(end, False)
+            self._previous_wakeup = signal.set_wakeup_fd(self._pipe[1], warn_on_full_buffer=False)
         return self
 
     def __exit__(self, *exc):
         for number, handler in self.previous.items():
             signal.signal(number, handler)
+        if self._pipe is not None:
+            signal.set_wakeup_fd(self._previous_wakeup)
+            for end in self._pipe:
+                os.close(end)
+            self._pipe = None
+
+    def _arrived(self):
+        """The signals' numbers in the order they arrived, from the wakeup pipe."""
+        try:
+            return [number for number in os.read(self._pipe[0], 512)
+                    if number in self.previous]
+        except (OSError, TypeError):  # nothing there, or no pipe
+            return []
 
     def handle(self, number, frame):
-        self.received.append(number)
-        if len(self.received) == 1 and not self.holding:
+        first = not self.received
+        self.received += self._arrived() or [number]
+        if first and not self.holding:
             raise KeyboardInterrupt
         print("nst-teach: saving the result first", file=sys.stderr, flush=True)
 
@@ -284,40 +420,53 @@ class Signals:
 
 
 def run_transfer(args, signals):
-    """`nst-teach transfer`: one style transfer from the flags. Used by the command line."""
+    """`nst-teach transfer`: one style transfer from the flags. Used by the command line.
+
+    The settings, the output, the preview, the counts of masks and blend
+    weights and the backbone's layers are checked before any image is read
+    or TensorFlow starts. Side files (``--preview``, ``--save-every-iteration``)
+    never end the run: one that cannot be written is skipped with a warning.
+    """
     changes = given_settings(args, Settings)
     if args.init in INITS:
         changes["init"] = args.init
     if args.coarse_to_fine and "stages" not in changes:
         changes["stages"] = FAST_STAGES
-    try:
-        settings = preset(args.preset, **changes)
-    except ValueError as error:
-        raise ValueError(with_flag_names(str(error))) from None
-    output = _image_path(args.output, "output")
+    if isinstance(PRESETS[args.preset], dict):  # values per backbone: which one "auto" is here
+        from .backbones import resolve
+
+        changes["backbone"] = resolve(changes.get("backbone", "auto"), changes.get("weights"))
+    settings = _preset(args.preset, changes)
+    output = _image_path(args.output, "-o")
+    preview = _image_path(args.preview, "--preview") if args.preview is not None else None
+    _check_counts_and_layers(args, settings)
+    files = {"content image": [args.content], "style image": args.style, "mask": args.mask or [],
+             "--init image": [args.init] if args.init not in (None, *INITS) else []}
+    _not_an_input(output, files)
     from . import data
-    from .images import check_writable
+    from .images import check_writable, size_for_height
+    from .memory import check_memory
+    from .progress import PreviewFile, RoundFiles, combine
 
     check_writable(output)  # before any work: a run is not thrown away for a bad -o
-    preview = None
-    if args.preview is not None:
-        from .progress import PreviewFile
-
-        preview = PreviewFile(_image_path(args.preview, "--preview"))
+    if preview is not None:
+        _not_an_input(preview, {**files, "-o file": [args.output]}, "--preview")
+        preview = PreviewFile(preview)
+    rounds = RoundFiles(output.with_suffix("")) if args.save_every_iteration else None
     init_image = data.image_or_example(args.init) if args.init not in (None, *INITS) else None
     content = data.image_or_example(args.content)
     styles = [data.image_or_example(s) for s in args.style]
     masks = [data.image_or_example(m) for m in args.mask] if args.mask else None
+    check_memory(size_for_height(content, settings.height), settings)  # before TensorFlow starts
     inputs = dict(content=content, style=styles if len(styles) > 1 else styles[0],
                   settings=settings, mask=masks if masks is None or len(masks) > 1 else masks[0],
                   init_image=init_image)
-    from .optimize import LossNotFinite, transfer
+    from .evaluator import LossNotFinite
+    from .optimize import transfer
 
     start = time.perf_counter()
     try:
-        prefix = output.with_suffix("") if args.save_every_iteration else None
-        result = transfer(**inputs, save_prefix=prefix, progress=not args.quiet,
-                          on_event=preview)
+        result = transfer(**inputs, progress=not args.quiet, on_event=combine(preview, rounds))
     except LossNotFinite as error:
         signals.hold()
         kept = ""
@@ -336,7 +485,7 @@ def run_transfer(args, signals):
     status = "stopped early, best image so far" if stopped else "done"
     losses = result.history.evaluations["total"]
     loss = f", loss {losses[-1]:.4g}" if losses else ""
-    print(
+    report(
         f"{status}: {written} ({width}x{height}, backbone {result.backbone}, "
         f"{result.n_evaluations} evaluations{loss}, "
         f"{time.perf_counter() - start:.0f} s); loss curve: {curve}"
@@ -346,22 +495,59 @@ def run_transfer(args, signals):
     return signals.exit_code or (130 if result.stopped else 0)
 
 
+def _preset(name, changes):
+    """`preset(name, **changes)`; a preset's layer weights that the new layers do not fit are named."""
+    try:
+        return preset(name, **changes)
+    except SettingError as error:
+        if (error.field != "style_layer_weights" or "style_layer_weights" in changes
+                or "style_layers" not in changes):
+            raise
+        chosen = PRESETS[name] if isinstance(PRESETS[name], dict) else {name: PRESETS[name]}
+        weighted = {len(settings.style_layer_weights) for settings in chosen.values()}
+        count = len(changes["style_layers"])
+        raise SettingError(
+            f"the preset {name!r} weights its {'/'.join(map(str, sorted(weighted)))} style layers "
+            f"(style_layer_weights) and style_layers names {count}: give "
+            f"style_layer_weights one entry per style layer too, e.g. {','.join(['1'] * count)}",
+            "style_layer_weights") from None
+
+
+def _check_counts_and_layers(args, settings):
+    """What the run would find only after TensorFlow's start: masks, blend weights, VGG16's layers."""
+    styles = len(args.style)
+    if args.mask and len(args.mask) != styles:
+        raise ValueError(f"--mask: {len(args.mask)} mask(s) for {styles} style image(s): "
+                         "give one mask per style image")
+    if settings.style_blend is not None and len(settings.style_blend) != styles:
+        raise SettingError(f"style_blend has {len(settings.style_blend)} weights for {styles} "
+                           "style image(s): give one each", "style_blend")
+    if settings.backbone == "hed-vgg16":
+        missing = [name for name in settings.layers if name not in vgg_layer_names("vgg16")]
+        if missing:
+            field = "content_layer" if settings.content_layer in missing else "style_layers"
+            raise SettingError(f"{field}: hed-vgg16 is a VGG16, which has no {', '.join(missing)} "
+                               "(its blocks 3-5 have 3 convolutions): choose another layer, or "
+                               "--backbone vgg19", field)
+
+
+def _not_an_input(output, inputs, flag="-o"):
+    """Refuse an output that is one of the input files: the run would replace it."""
+    for role, names in inputs.items():
+        for name in names:
+            if Path(name).is_file() and Path(output).exists() and os.path.samefile(output, name):
+                raise ValueError(f"{flag} {str(output)!r} is the {role}: the result would "
+                                 f"replace it; give another file name")
+
+
 def _image_path(name, what):
     path = Path(name)
+    if path.suffix == "" and path.name.lower() in (".png", ".jpg", ".jpeg"):
+        raise ValueError(f"{what} {name!r} has no name before its extension: give one, "
+                         f"e.g. result{path.name}")
     if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise ValueError(f"{what} must end in .png or .jpg, got {path.name!r}")
     return path
-
-
-def with_flag_names(message, settings_class=Settings):
-    """A settings error in the command line's words: `seed must be` -> `--seed must be`.
-
-    Used by the command line.
-    """
-    for flag, field in flag_names(settings_class).items():
-        if message.startswith(field + " ") or message.startswith(f"every entry of {field} "):
-            return message.replace(field, flag, 1)
-    return message
 
 
 def save_result(image_or_history, path):

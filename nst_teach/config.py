@@ -7,13 +7,14 @@ from __future__ import annotations
 
 __all__ = [
     "vgg_layer_names", "min_size_for", "Settings", "preset", "at_height", "BOOK", "QUICK", "PAINTERLY",
-    "PAINTERLY_QUICK", "PRESETS", "FAST_STAGES",
+    "PAINTERLY_QUICK", "PAINTERLY_BY_STATISTIC", "PRESETS", "FAST_STAGES",
 ]
 
 import re
+from dataclasses import dataclass
 
-from .schema import (Choice, Control, Integer, Names, Number, Numbers, Optional, Stages, Text,
-                     schema, setting)
+from .schema import (Choice, Control, Integer, Names, Number, Numbers, Optional, SettingError,
+                     Stages, Text, Validated, setting)
 
 BOOK_STYLE_LAYERS = (
     "block1_conv1",
@@ -23,6 +24,7 @@ BOOK_STYLE_LAYERS = (
     "block5_conv1",
 )
 NORMALIZATIONS = ("book", "paper")
+STYLE_STATISTICS = ("gram", "gaussian", "sliced")
 BACKBONES = ("auto", "vgg19", "hed-vgg16", "random")
 RESAMPLE = ("nearest", "bilinear", "bicubic", "lanczos")
 INITS = ("content", "noise", "style")
@@ -54,7 +56,7 @@ def min_size_for(layer):
 
     A VGG layer in block N sits behind N-1 poolings that each halve the image.
 
-    Used by `nst_teach.problem` and `nst_teach.schedule`.
+    Used by `nst_teach.problem` and `nst_teach.stages`.
     """
     match = re.match(r"block(\d+)_", layer)
     return 2 ** (int(match.group(1)) - 1) if match else 1
@@ -64,18 +66,19 @@ LAYER_HINT = (f": VGG's convolution layers are blockB_convC with B = 1-5 and C =
               f"(blocks 1, 2) or 1-4 (blocks 3-5), e.g. {BOOK_STYLE_LAYERS[0]!r}")
 
 
-@schema
-class Settings:
+@dataclass(frozen=True)
+class Settings(Validated):
     """Everything that decides a run; the defaults are the book's (section 8.3).
 
     Change a field with `settings.replace(height=256)`; invalid values raise
-    `ValueError` naming the field and the allowed range. Each field is
-    declared once below with its check, help text, unit and playground
-    control (`nst_teach.schema.setting`): the command line's flags, the
-    playground's controls and the validation are made from these lines.
-    ``preserve_colour`` is accepted as another spelling of ``preserve_color``;
-    a misspelled name raises `nst_teach.schema.UnknownSetting` naming the
-    nearest field.
+    `nst_teach.schema.SettingError` (a `ValueError`) naming the field and the
+    allowed range; its `field` says which. Each field is declared once below
+    with its check, help text, unit and playground control
+    (`nst_teach.schema.setting`): the command line's flags, the playground's
+    controls and the validation are made from these lines.
+    `replace` (and `nst_teach.transfer`'s keywords) accept ``preserve_colour``
+    as another spelling of ``preserve_color``, and refuse a misspelled name
+    with `nst_teach.schema.UnknownSetting` naming the nearest field.
 
     Parameters
     ----------
@@ -99,17 +102,14 @@ class Settings:
                               control=Control("slider", "size", "iterations", 1, 50, 1))
     maxfun: int = setting(20, "loss evaluations per restart", Integer(1),
                           control=Control("slider", "size", "maxfun", 1, 100, 1))
-    # in_loss_graph: baked into the traced loss graph, so a change traces a new one
-    # (nst_teach.caches.settings_key); the other fields do not.
+    # The weights are inputs of the traced loss graph (nst_teach.losses.LossWeights);
+    # in_loss_graph: baked into it, so a change traces a new one (nst_teach.caches.settings_key).
     content_weight: float = setting(0.025, "weight of the content loss", Number(),
-                                    control=Control("log", "weights", "content w", -7, 3),
-                                    in_loss_graph=True)
+                                    control=Control("log", "weights", "content w", -7, 3))
     style_weight: float = setting(1.0, "weight of the style loss", Number(),
-                                  control=Control("log", "weights", "style w", -4, 4),
-                                  in_loss_graph=True)
+                                  control=Control("log", "weights", "style w", -4, 4))
     tv_weight: float = setting(1e-4, "total-variation weight", Number(),
-                               control=Control("log", "weights", "TV w", -8, 0),
-                               in_loss_graph=True)
+                               control=Control("log", "weights", "TV w", -8, 0))
     content_layer: str = setting("block5_conv2", "layer of the content loss",
                                  Choice(VGG_LAYERS, what="layer", hint=LAYER_HINT),
                                  control=Control("layer", "layers", "content layer"),
@@ -121,6 +121,11 @@ class Settings:
     normalization: str = setting("book", "style-loss divisor", Choice(NORMALIZATIONS),
                                  control=Control("menu", "weights", "style norm"),
                                  in_loss_graph=True)
+    style_statistic: str = setting(
+        "gram", "what the style loss compares: gram (the book's Gram matrices), gaussian "
+        "(means and covariances), sliced (whole distributions along random directions); "
+        "notebook 10", Choice(STYLE_STATISTICS),
+        control=Control("menu", "weights", "statistic"), in_loss_graph=True)
     backbone: str = setting("auto", "the network", Choice(BACKBONES),
                             control=Control("menu", "size", "backbone"))
     weights: str | None = setting(None, "path of a local VGG19 weights file (.h5)",
@@ -141,8 +146,7 @@ class Settings:
     style_blend: tuple | None = setting(None, "one weight per style image, comma-separated",
                                         Optional(Numbers(some_positive=True)))
     style_layer_weights: tuple | None = setting(
-        None, "one factor per style layer, comma-separated (default all 1)", Optional(Numbers()),
-        in_loss_graph=True)
+        None, "one factor per style layer, comma-separated (default all 1)", Optional(Numbers()))
     pooling: str = setting("max", "the backbone's pooling", Choice(POOLINGS),
                            control=Control("menu", "beyond", "pooling"))
     optimizer: str = setting("book", "the optimiser: book (restarted L-BFGS), lbfgs (one run), adam",
@@ -161,32 +165,30 @@ class Settings:
         Optional(Number(positive=True)), unit="GB", flag="--memory-limit")
 
     def __post_init__(self):
-        """The checks that involve several fields (each field's own check ran first)."""
+        """The checks that involve several fields (each field's own check runs first)."""
+        super().__post_init__()
         if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
-            raise ValueError(
+            raise SettingError(
                 f"style_layer_weights must have one entry per style layer "
-                f"({len(self.style_layers)}), got {len(self.style_layer_weights)}"
-            )
+                f"({len(self.style_layers)}), got {len(self.style_layer_weights)}",
+                "style_layer_weights")
         style_layer_weights = self.style_layer_weights or (1.0,)
         if not (self.content_weight or (self.style_weight and any(style_layer_weights))
                 or self.tv_weight):
-            raise ValueError(
+            raise SettingError(
                 "content_weight, style_weight and tv_weight are all 0 (or every style layer "
                 "weight is): the loss would be 0 for any image, so nothing would change; "
-                "make at least one weight > 0"
-            )
+                "make at least one weight > 0", "style_weight")
         if self.weights is not None and self.backbone not in ("auto", "vgg19"):
-            raise ValueError(
+            raise SettingError(
                 f"weights (a VGG19 weights file) only applies to backbone 'vgg19' or 'auto', "
-                f"not {self.backbone!r}: leave one of them out"
-            )
+                f"not {self.backbone!r}: leave one of them out", "weights")
         need = max(min_size_for(l) for l in (self.content_layer, *self.style_layers))
         need = max(need, 2)  # the total-variation loss compares neighbouring pixels
         if self.height < need:
-            raise ValueError(
+            raise SettingError(
                 f"height must be >= {need} px for the layers chosen "
-                f"(the deepest is pooled {need.bit_length() - 1} times), got {self.height}"
-            )
+                f"(the deepest is pooled {need.bit_length() - 1} times), got {self.height}", "height")
 
     @property
     def layers(self):
@@ -214,7 +216,7 @@ BOOK = Settings()
 QUICK = Settings(height=192, iterations=10, resample="bicubic")
 """A fast look at a result on a laptop CPU: about a minute."""
 
-PAINTERLY = {
+_PAINTERLY_GRAM = {
     # Measured here with bench/quality.py (docs/quality.md).
     "hed-vgg16": Settings(
         backbone="hed-vgg16", height=512, resample="lanczos", normalization="paper",
@@ -232,6 +234,34 @@ PAINTERLY = {
         stages=((0.5, 200), (1.0, 200)),
     ),
 }
+
+PAINTERLY_BY_STATISTIC = {
+    "hed-vgg16": {
+        "gram": _PAINTERLY_GRAM["hed-vgg16"],
+        "gaussian": _PAINTERLY_GRAM["hed-vgg16"].replace(style_statistic="gaussian", style_weight=16000.0),
+        "sliced": _PAINTERLY_GRAM["hed-vgg16"].replace(style_statistic="sliced", style_weight=20000.0),
+    },
+}
+# Not measured (no ImageNet weights offline): hed-vgg16's values for the statistics that are
+# not the Gram matrix. Their distances and the content loss both grow with the square of the
+# features' scale, so the balance between them carries over better than the Gram's does.
+PAINTERLY_BY_STATISTIC["vgg19"] = {
+    "gram": _PAINTERLY_GRAM["vgg19"],
+    **{statistic: settings.replace(backbone="vgg19")
+       for statistic, settings in PAINTERLY_BY_STATISTIC["hed-vgg16"].items() if statistic != "gram"},
+}
+"""The painterly values per backbone and style statistic (notebook 10), chosen by measurement."""
+
+PAINTERLY_STATISTIC = {"hed-vgg16": "sliced", "vgg19": "gram"}
+"""The statistic of the painterly presets, per backbone (docs/quality.md, "Beyond the Gram matrix").
+
+hed-vgg16: the sliced distance put the painting's colours and bands where the Gram matrix left
+the photo's pale sky (Golden Gate x The Scream, kept out of the choice), at a similar face on
+grace_hopper x cubist. vgg19: not measured here (no ImageNet weights offline), so the Gram values
+converted from jcjohnson/neural-style stay."""
+
+PAINTERLY = {name: PAINTERLY_BY_STATISTIC[name][statistic]
+             for name, statistic in PAINTERLY_STATISTIC.items()}
 """The best pictures we can make in about the book's time, per backbone (docs/quality.md)."""
 
 def at_height(settings, height):
@@ -240,26 +270,35 @@ def at_height(settings, height):
     The content loss is a sum over the content layer's positions, so it grows
     with the image's area, while both style normalisations divide the area
     out: at half the height the content weight must be four times larger.
-    Used by `nst_teach.config` and `nst_teach.schedule`.
+    Used by `nst_teach.config` and `nst_teach.stages`.
     """
     scale = (settings.height / height) ** 2
     return settings.replace(height=height, content_weight=settings.content_weight * scale)
 
 
-PAINTERLY_QUICK = {name: at_height(settings, 256).replace(stages=((0.5, 150), (1.0, 150)))
-                   for name, settings in PAINTERLY.items()}
+def _quick(settings):
+    return at_height(settings, 256).replace(stages=((0.5, 150), (1.0, 150)))
+
+
+PAINTERLY_QUICK_BY_STATISTIC = {name: {statistic: _quick(settings) for statistic, settings in per.items()}
+                                for name, per in PAINTERLY_BY_STATISTIC.items()}
+PAINTERLY_QUICK = {name: _quick(settings) for name, settings in PAINTERLY.items()}
 """`PAINTERLY` at 256 px: about a minute on two CPU cores (the README's main job)."""
 
 PRESETS = {"book": BOOK, "quick": QUICK, "painterly": PAINTERLY, "painterly-quick": PAINTERLY_QUICK}
+_BY_STATISTIC = {"painterly": PAINTERLY_BY_STATISTIC, "painterly-quick": PAINTERLY_QUICK_BY_STATISTIC}
 
 
 def preset(name, **changes):
     """The named preset (see `PRESETS`), with optional changes.
 
-    ``"painterly"`` and ``"painterly-quick"`` hold one set of values per backbone:
-    the one for ``changes["backbone"]`` is used, and with ``"auto"`` (the
-    default) the one for the backbone that ``"auto"`` will pick (VGG19 when its
-    weights are at hand, otherwise hed-vgg16); the backbone stays as asked.
+    ``"painterly"`` and ``"painterly-quick"`` hold one set of values per
+    backbone: ``changes["backbone"]`` must name one (``"random"`` takes
+    VGG19's). For ``"auto"``, ask `nst_teach.backbones.resolve` which one it
+    is first, as the command line and the playground do:
+    ``preset("painterly", backbone=backbones.resolve("auto"))``.
+    With ``changes["style_statistic"]``, they are the values chosen for that
+    statistic (notebook 10; `PAINTERLY_BY_STATISTIC`).
 
     Parameters
     ----------
@@ -280,9 +319,10 @@ def preset(name, **changes):
     if isinstance(chosen, dict):
         backbone = changes.get("backbone", "auto")
         if backbone == "auto":
-            from .backbones import vgg19_available
-
-            backbone = "vgg19" if vgg19_available(changes.get("weights")) else "hed-vgg16"
-        chosen = chosen.get(backbone, chosen["vgg19"])  # "random" is VGG19 too
-        changes.setdefault("backbone", "auto")
+            raise ValueError(
+                f"preset {name!r} has values per backbone, and 'auto' names none: give "
+                f"backbone='hed-vgg16' or 'vgg19', or backbones.resolve('auto') to find "
+                "which one 'auto' is here")
+        network = backbone if backbone in chosen else "vgg19"  # "random" is VGG19 too
+        chosen = _BY_STATISTIC[name][network].get(changes.get("style_statistic"), chosen[network])
     return chosen.replace(**changes)

@@ -22,7 +22,7 @@ import numpy as np
 
 from .tensorflow_setup import tf
 from .caches import Cache, settings_key
-from .losses import weighted_losses
+from .losses import loss_weights, weighted_losses
 from .progress import Evaluation
 
 COMPONENTS = ("total", "content", "style", "tv")
@@ -31,7 +31,7 @@ COMPONENTS = ("total", "content", "style", "tv")
 class StopRun(Exception):
     """Raised inside an evaluation to end a run early (see `Evaluator.stop`).
 
-    Used by `nst_teach.schedule`.
+    Used by `nst_teach.loop`.
     """
 
 
@@ -48,7 +48,7 @@ class LossNotFinite(ArithmeticError):
     `image` is the best image whose loss was finite (None if there was none),
     `history` the losses up to then.
 
-    Used by `nst_teach.cli` and `nst_teach.schedule`.
+    Used by `nst_teach.cli` and `nst_teach.loop`.
     """
 
     def __init__(self, message, image=None, history=None):
@@ -159,7 +159,8 @@ def make_loss_and_grads(extractor, targets, settings, shape, *, jit_compile=Fals
 
     Used by `bench/speed/evaluation.py`.
     """
-    return for_scipy(traced_step(extractor, settings, shape, jit_compile=jit_compile), shape, targets)
+    step = traced_step(extractor, settings, shape, jit_compile=jit_compile)
+    return for_scipy(step, shape, targets, loss_weights(settings))
 
 
 def gradient_step(loss, *, jit_compile=False):
@@ -200,15 +201,17 @@ _STEPS = Cache("traced loss steps", 8)
 
 
 def traced_step(extractor, settings, shape, *, jit_compile=False):
-    """The `tf.function` (x, targets) -> (loss parts, gradient), traced once and reused.
+    """The `tf.function` (x, targets, weights) -> (loss parts, gradient), traced once and reused.
 
     Tracing and optimising the graph costs about a second; keeping the step
     per (extractor, loss settings, image shape) means that a second run of the
     same size (a new style image, a widget's Run button) skips it. The loss
     settings are the fields that `Settings` marks as in the loss graph
-    (`nst_teach.caches.settings_key`). The targets are an argument, not a
-    constant baked into the graph, so any content and style images of that
-    size share one graph. At most a few steps are kept.
+    (`nst_teach.caches.settings_key`): the layers and the normalisation. The
+    targets and the weights (`nst_teach.losses.LossWeights`) are arguments,
+    not constants baked into the graph, so any content and style images of
+    that size, and any weights (a slider moved in the playground), share one
+    graph. At most a few steps are kept.
 
     Used by `bench/speed/evaluation.py`.
     """
@@ -217,8 +220,9 @@ def traced_step(extractor, settings, shape, *, jit_compile=False):
 
 
 def _trace_step(extractor, settings, jit_compile):
-    return gradient_step(lambda x, targets: weighted_losses(extractor(x), targets, x, settings),
-                         jit_compile=jit_compile)
+    return gradient_step(
+        lambda x, targets, weights: weighted_losses(extractor(x), targets, x, settings, weights),
+        jit_compile=jit_compile)
 
 
 def evaluation_event(evaluator, problem, stage=0):
@@ -226,7 +230,7 @@ def evaluation_event(evaluator, problem, stage=0):
 
     Its ``stop()`` is the evaluator's: the run ends at its next evaluation.
 
-    Used by `nst_teach.optimize` and `nst_teach.schedule`.
+    Used by `nst_teach.loop`.
     """
     history = evaluator.history
     return Evaluation(history.n_evaluations, {name: history.evaluations[name][-1] for name in COMPONENTS},

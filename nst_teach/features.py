@@ -1,6 +1,6 @@
 """Feature maps of chosen layers, and the targets the losses compare against.
 
-Taught in notebook 02 (feature maps) and 06 (the optimisation).
+Taught in notebook 02 (feature maps), 06 (the optimisation) and 10 (style statistics).
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from .tensorflow_setup import keras, tf
 from .backbones import conv_layer_names
 from .caches import Cache
 from .config import CONVOLUTIONS
+from . import statistics
 from .losses import gram_matrix
+from .schema import SettingError
 from .winograd import WinogradFeatures, convolution_for
 
 
@@ -37,10 +39,9 @@ def feature_extractor(model, layers, convolution="direct"):
     valid = conv_layer_names(model)
     unknown = [name for name in layers if name not in valid]
     if unknown:
-        raise ValueError(
+        raise SettingError(
             f"unknown layer(s) {', '.join(unknown)} for this backbone; "
-            f"valid layers: {', '.join(valid)}"
-        )
+            f"valid layers: {', '.join(valid)}")
     if convolution not in CONVOLUTIONS:
         raise ValueError(f"convolution must be one of {CONVOLUTIONS}, got {convolution!r}")
     convolution = convolution_for(convolution)
@@ -67,19 +68,22 @@ class Targets(NamedTuple):
     """
 
     content: tf.Tensor  # the content image's features at the content layer
-    grams: dict  # layer name -> Gram matrix of the style image(s), blended
-    regions: tuple | None = None  # with masks: (weight, {layer: Gram}, {layer: mask}) per style
+    style: dict  # layer name -> the style's statistic: a Gram matrix (the book), or see nst_teach.statistics
+    regions: tuple | None = None  # with masks: (weight, {layer: statistic}, {layer: mask}) per style
 
 
 def compute_targets(extractor, content_x, style_x, settings, masks=None):
-    """Content features and style Grams from preprocessed content and style images.
+    """Content features and style statistics from preprocessed content and style images.
 
     `style_x` is one preprocessed style image or a list of them, blended with
-    `settings.style_blend` (sum of weighted Grams). A style image of another
-    size than the content (`settings.style_scale`) has its Grams rescaled by
-    the ratio of positions, so that they compare with the combination's.
-    With `masks` (one (H, W) array in [0, 1] per style image, at the content's
-    size) each style only applies inside its mask: see `nst_teach.losses.guided_style_loss`.
+    `settings.style_blend`: for Gram matrices the weighted sum (the book's
+    way), for the other statistics the mixture of the styles' distributions.
+    A style image of another size than the content (`settings.style_scale`)
+    has its Grams rescaled by the ratio of positions, so that they compare
+    with the combination's (the other statistics are averages, already free
+    of the size). With `masks` (one (H, W) array in [0, 1] per style image,
+    at the content's size) each style only applies inside its mask: see
+    `nst_teach.losses.guided_style_loss`.
 
     Taught in notebook 09.
     """
@@ -87,35 +91,41 @@ def compute_targets(extractor, content_x, style_x, settings, masks=None):
     styles = list(style_x) if isinstance(style_x, (list, tuple)) else [style_x]
     blend = settings.style_blend or (1.0,) * len(styles)
     if len(blend) != len(styles):
-        raise ValueError(
-            f"style_blend has {len(blend)} weights for {len(styles)} style images: give one each"
-        )
-    per_style = [_style_grams(extractor, s, content_features, settings.style_layers) for s in styles]
+        raise SettingError(
+            f"style_blend has {len(blend)} weights for {len(styles)} style images: give one each",
+            "style_blend")
+    style_features = [extractor(tf.constant(s)) for s in styles]
     content = content_features[settings.content_layer]
+    describe = lambda features, weights: {  # noqa: E731
+        name: _statistic(settings, name, [f[name] for f in features], weights, content_features[name])
+        for name in settings.style_layers}
     if masks is None:
-        grams = {name: tf.add_n([w * g[name] for w, g in zip(blend, per_style)])
-                 for name in settings.style_layers}
-        return Targets(content, grams)
+        return Targets(content, describe(style_features, blend))
     if len(masks) != len(styles):
         raise ValueError(f"{len(masks)} masks for {len(styles)} style images: give one mask per style")
     regions = []
-    for weight, grams, mask in zip(blend, per_style, masks):
+    for weight, features, mask in zip(blend, style_features, masks):
         layer_masks = {name: _mask_at(mask, content_features[name].shape[1:3])
                        for name in settings.style_layers}
-        # Only the masked share of positions enters the guided Gram: scale the target alike.
-        area = {name: tf.reduce_mean(tf.square(m)) for name, m in layer_masks.items()}
-        regions.append((weight, {n: grams[n] * area[n] for n in grams}, layer_masks))
+        statistic = describe([features], [1.0])
+        if settings.style_statistic == "gram":
+            # Only the masked share of positions enters the guided Gram: scale the target alike.
+            statistic = {n: g * tf.reduce_mean(tf.square(layer_masks[n])) for n, g in statistic.items()}
+        regions.append((weight, statistic, layer_masks))
     return Targets(content, {}, tuple(regions))
 
 
-def _style_grams(extractor, style_x, content_features, layers):
-    features = extractor(tf.constant(style_x))
-    grams = {}
-    for name in layers:
-        style_positions = features[name].shape[1] * features[name].shape[2]
-        content_positions = content_features[name].shape[1] * content_features[name].shape[2]
-        grams[name] = gram_matrix(features[name]) * (content_positions / style_positions)
-    return grams
+def _statistic(settings, name, style_features, blend, combination):
+    """One style layer's target, for `settings.style_statistic`, sized like `combination`."""
+    positions = combination.shape[1] * combination.shape[2]
+    if settings.style_statistic == "gaussian":
+        return statistics.gaussian_target(style_features, blend)
+    if settings.style_statistic == "sliced":
+        layer = settings.style_layers.index(name)
+        directions = statistics.random_directions(combination.shape[-1], seed=settings.seed + layer)
+        return statistics.sliced_target(style_features, positions, directions, blend)
+    return tf.add_n([w * (gram_matrix(f) * (positions / (f.shape[1] * f.shape[2])))
+                     for w, f in zip(blend, style_features)])
 
 
 def _mask_at(mask, size):

@@ -18,6 +18,8 @@ from .config import Settings, vgg_layer_names
 from .schema import Optional
 
 LABEL_WIDTH = "100px"  # long enough for every label
+INVALID = "nst-invalid"
+"""The CSS class of the control whose value a `nst_teach.schema.SettingError` names."""
 
 
 def layer_names(backbone):
@@ -85,6 +87,20 @@ class SettingsForm:
         if changes["style_layers"] != base.style_layers:
             changes["style_layer_weights"] = None  # one weight per layer no longer fits
         return base.replace(**changes)
+
+    def mark(self, error):
+        """Mark the control of the field that `error` names (its `SettingError.field`).
+
+        The control gets the CSS class `INVALID` (outlined in red by the
+        playground's error message); every other control loses it (``mark(None)``
+        clears all). Returns the marked
+        control's label, or None when the error names no control.
+        """
+        field = getattr(error, "field", None)
+        for name, widget in self.controls.items():
+            marked = name == field
+            (widget.add_class if marked else widget.remove_class)(INVALID)
+        return self.controls[field].description if field in self.controls else None
 
     def show(self, settings):
         """Set every control but the backbone's to the value in `settings`."""

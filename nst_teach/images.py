@@ -13,12 +13,15 @@ __all__ = [
 import contextlib
 import errno
 import os
+import sys
 import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from .streams import stderr_captured
 
 # The ImageNet channel means in BGR order, as Keras' VGG preprocessing uses them.
 IMAGENET_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
@@ -61,23 +64,30 @@ def load_image(source, max_pixels=MAX_PIXELS):
         if not path.is_file():
             raise ImageError(f"no image file at {str(path)!r}: check the path")
         return _decode(path, path.name, max_pixels)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        raise ImageError(f"got {len(source):,} bytes, not an image: for a file's contents pass "
+                         "io.BytesIO(data), which is read like a file")
+    if source is None or np.ndim(source) == 0:
+        raise ImageError(f"got {source!r}, not an image: give the path of an image file, an "
+                         "example's name, an (H, W, 3) array or a PIL image")
     return _to_rgb(Image.fromarray(image_array(source)))
 
 
 def _decode(file, name, max_pixels):
+    size = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(file) as image:
-                _check_size(image.size, max_pixels, name)
-                image.load()
+                size = image.size
+                _check_size(size, max_pixels, name)
+                with _libtiff_quiet(image.format):
+                    image.load()
                 image = ImageOps.exif_transpose(image)
                 return _to_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageError(
-            f"{name} is too large for Pillow's safety limit ({error}); "
-            "resize it first or pass a larger max_pixels"
-        ) from None
+        raise ImageError(f"{name} is too large for Pillow's safety limit ({error}); "
+                         f"{_resize_advice(size, Image.MAX_IMAGE_PIXELS)}") from None
     except (OSError, SyntaxError, ValueError) as error:  # Pillow's errors for unreadable files
         raise ImageError(f"cannot read {name} as an image: {error}") from None
 
@@ -86,9 +96,31 @@ def _check_size(size, max_pixels, name):
     width, height = size
     if max_pixels and width * height > max_pixels:
         raise ImageError(
-            f"{name} is {width}x{height} = {width * height:,} pixels, more than "
-            f"max_pixels={max_pixels:,}; resize it first or pass a larger max_pixels"
+            f"{name} is {width}x{height} = {width * height:,} pixels, more than the "
+            f"{max_pixels:,} accepted: {_resize_advice(size, max_pixels)}"
         )
+
+
+def _resize_advice(size, max_pixels):
+    """How to get under the limit: a longer side that fits, and the Python API's `max_pixels`."""
+    if size is None or not max_pixels:
+        return "resize it first (in Python, load_image's max_pixels accepts larger images)"
+    side = int(max(size) * (max_pixels / (size[0] * size[1])) ** 0.5)
+    return (f"resize it first, to at most {side:,} px on its longer side (in Python, "
+            "load_image's max_pixels accepts larger images)")
+
+
+@contextlib.contextmanager
+def _libtiff_quiet(file_format):
+    """libtiff prints its complaints about a damaged TIFF on file descriptor 2, beside our
+    one-line error: keep them back while a TIFF is decoded, and pass them on if it loads."""
+    if file_format != "TIFF":
+        yield
+        return
+    with stderr_captured() as text:
+        yield
+    if text[0] and sys.stderr is not None:
+        sys.stderr.write(text[0])
 
 
 def image_array(array):
@@ -207,7 +239,7 @@ def save_image(image, path):
     reads it) or a PIL image; it is saved as RGB, so that loading it gives the
     same pixels back. The file type comes from the name's extension.
 
-    Used by `bench/quality.py`, `nst_teach.cli` and `nst_teach.optimize`.
+    Used by `bench/quality.py`, `nst_teach.cli` and `nst_teach.loop`.
     """
     path = Path(path)
     file_format = Image.registered_extensions().get(path.suffix.lower())
@@ -257,24 +289,31 @@ def atomic_write(path):
     A crash, Ctrl-C or power cut while writing leaves any previous file at
     `path` intact: the new file is flushed to disk (fsync) before the rename.
     A symlink at `path` is written through, so its target gets the new file.
+    An `OSError` names `path` (not the temporary file) and keeps its errno.
     The file keeps an existing file's permissions, or gets those a plain
     ``open(path, "w")`` would give it (temporary files are private to their owner).
 
     Used by `nst_teach.fast.network` and `nst_teach.plotting`.
     """
     path = Path(os.path.realpath(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
+        os.close(fd)
         yield tmp
         with open(tmp, "rb+") as written:
             os.fsync(written.fileno())
         os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
         _fsync_folder(path.parent)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as error:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno is not None:  # the file asked for,
+            raise type(error)(error.errno, error.strerror, str(path)) from None  # not the temporary one
+        if isinstance(error, OSError):
+            raise OSError(f"cannot write {str(path)!r}: {error}") from None
         raise
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 __all__ = [
     "content_loss", "gram_matrix", "style_normalizer", "style_loss", "guided_style_loss",
-    "total_variation_loss", "weighted_losses",
+    "layer_style_loss", "total_variation_loss", "LossWeights", "loss_weights", "weighted_losses",
 ]
 
+from typing import NamedTuple
+
+from . import statistics
 from .tensorflow_setup import tf
 
 
@@ -97,6 +100,27 @@ def guided_style_loss(style_gram, mask, combination, image_size, normalization="
     return style_loss(style_gram, combination * mask, image_size, normalization)
 
 
+def layer_style_loss(target, combination, image_size, settings, mask=None):
+    """One style layer's loss for `settings.style_statistic`, optionally inside `mask`.
+
+    ``"gram"`` is the book's `style_loss` (`guided_style_loss` with a mask);
+    ``"gaussian"`` and ``"sliced"`` are the distances of `nst_teach.statistics`,
+    with a mask weighted by the region's share of positions, as a guided Gram
+    loss is.
+
+    Used by `nst_teach.losses`.
+    """
+    statistic = settings.style_statistic
+    if statistic == "gram":
+        if mask is None:
+            return style_loss(target, combination, image_size, settings.normalization)
+        return guided_style_loss(target, mask, combination, image_size, settings.normalization)
+    distance = statistics.gaussian_distance if statistic == "gaussian" else statistics.sliced_distance
+    if mask is None:
+        return distance(target, combination)
+    return tf.reduce_mean(mask) * distance(target, combination, mask)
+
+
 def total_variation_loss(image):
     """How much neighbouring pixels differ, with the book's slicing.
 
@@ -115,33 +139,67 @@ def total_variation_loss(image):
     return tf.reduce_sum(tf.pow(dy + dx, 1.25))
 
 
-def weighted_losses(features, targets, image, settings):
+class LossWeights(NamedTuple):
+    """The loss's weights as float32 tensors: inputs of the traced step, not constants in it.
+
+    `content` and `tv` are scalars; `style` holds one scalar per style layer,
+    ``style_weight * style_layer_weights[i] / n_layers``. A traced step takes
+    them as an argument beside the targets, so that a run with other weights
+    (a slider moved in the playground) reuses the graph (see `loss_weights`).
+
+    Used by `nst_teach.losses` (`loss_weights`, `weighted_losses`).
+    """
+
+    content: tf.Tensor
+    style: tuple
+    tv: tf.Tensor
+
+
+def loss_weights(settings):
+    """The `LossWeights` of `settings`: the book's 0.025, 1 / 5 per style layer, 1e-4.
+
+    Each weight is the float32 value the book's Python float becomes when it
+    multiplies a float32 loss, so the losses are the same as with the
+    weights written into the graph.
+
+    Used by `nst_teach.losses` and `nst_teach.evaluator`.
+    """
+    layers = settings.style_layers
+    factors = settings.style_layer_weights or (1.0,) * len(layers)
+    return LossWeights(tf.constant(settings.content_weight, tf.float32),
+                       tuple(tf.constant(settings.style_weight * f / len(layers), tf.float32)
+                             for f in factors),
+                       tf.constant(settings.tv_weight, tf.float32))
+
+
+def weighted_losses(features, targets, image, settings, weights=None):
     """The three weighted losses and their total, as a dict of scalars.
 
     `features` maps layer names to the combination image's feature maps,
-    `targets` holds the content features and style Grams (see
+    `targets` holds the content features and style statistics (see
     `nst_teach.features.Targets`), `image` is the combination image (1, H, W, 3).
-    Style layer i weighs ``style_weight * style_layer_weights[i] / n_layers``
-    (the book: all factors 1).
+    `settings` chooses the layers and the normalisation; `weights` (default:
+    ``loss_weights(settings)``) are the `LossWeights`. Style layer i weighs
+    ``style_weight * style_layer_weights[i] / n_layers`` (the book: all factors 1).
     Returns ``{"total", "content", "style", "tv"}`` with each component already
     multiplied by its weight, so that they add up to the total.
 
     Used by `bench/speed/evaluation.py` and `nst_teach.evaluator`.
     """
+    weights = loss_weights(settings) if weights is None else weights
     image_size = tuple(image.shape[1:3])
-    content = settings.content_weight * content_loss(
+    content = weights.content * content_loss(
         targets.content, features[settings.content_layer]
     )
     layers = settings.style_layers
-    factors = settings.style_layer_weights or (1.0,) * len(layers)
-    per_layer = {name: settings.style_weight * f / len(layers) for name, f in zip(layers, factors)}
+    per_layer = dict(zip(layers, weights.style))
     if targets.regions is None:
-        terms = [per_layer[name] * style_loss(targets.grams[name], features[name], image_size,
-                                              settings.normalization) for name in layers]
+        terms = [per_layer[name] * layer_style_loss(targets.style[name], features[name], image_size,
+                                                    settings) for name in layers]
     else:
-        terms = [weight * per_layer[name] * guided_style_loss(grams[name], masks[name], features[name],
-                                                              image_size, settings.normalization)
-                 for weight, grams, masks in targets.regions for name in layers]
+        terms = [weight * per_layer[name] * layer_style_loss(style[name], features[name], image_size,
+                                                             settings, masks[name])
+                 for weight, style, masks in targets.regions for name in layers]
     style = tf.add_n(terms)
-    tv = settings.tv_weight * total_variation_loss(image)
+    tv = weights.tv * total_variation_loss(image)
     return {"total": content + style + tv, "content": content, "style": style, "tv": tv}

@@ -1,70 +1,23 @@
-"""The book's style transfer: `transfer`, and what a run produced (`Result`).
+"""The book's style transfer: `transfer`.
 
 Taught in notebook 06 (the optimisation). The parts have their own modules:
 the loss-and-gradient step and the `Evaluator` that feeds scipy
 (`nst_teach.evaluator`), the set-up of images, targets and start
-(`nst_teach.problem`), and the optimisers (`nst_teach.optimizers`). Their
-names are importable from here too, as before.
+(`nst_teach.problem`), the optimisers (`nst_teach.optimizers`), and the run
+loop around them and the `Result` it builds (`nst_teach.loop`), which
+`nst_teach.schedule.coarse_to_fine` shares.
 """
 
 from __future__ import annotations
 
-__all__ = [
-    "Result", "transfer",
-    # defined in nst_teach.evaluator, nst_teach.problem and nst_teach.optimizers; kept here
-    # so that code written before the split still imports them from nst_teach.optimize
-    "StopRun", "BudgetSpent", "LossNotFinite", "History", "Evaluator", "make_loss_and_grads",
-    "gradient_step", "for_scipy", "traced_step", "prepare_images", "Problem", "setup",
-    "restarted_lbfgs", "continuous_lbfgs", "adam", "warm_up", "evaluation_event", "COMPONENTS",
-    "OPTIMIZERS",
-]
+__all__ = ["transfer"]
 
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
-
-import numpy as np
-
-from . import images
 from .config import BOOK
-from .evaluator import (COMPONENTS, BudgetSpent, Evaluator, History, LossNotFinite, StopRun,
-                        evaluation_event, for_scipy, gradient_step, make_loss_and_grads,
-                        traced_step)
-from .optimizers import OPTIMIZERS, adam, continuous_lbfgs, restarted_lbfgs
-from .problem import Problem, prepare_images, setup, warm_up
-from .progress import ProgressBar, Round, combine, emit, reject_old_listeners
-
-
-@dataclass
-class Result:
-    """What a run produced: the image, its history and what was saved.
-
-    Used by `nst_teach.schedule`.
-    """
-
-    image: np.ndarray  # uint8 RGB
-    history: History
-    settings: object
-    backbone: str
-    content: np.ndarray  # the resized content and style images the run used
-    style: np.ndarray
-    saved: list = field(default_factory=list)
-    stopped: bool = False  # ended early by Ctrl-C or a stop (event.stop(), Evaluator.stop)
-    stage_histories: list = field(default_factory=list)  # coarse to fine: (height, History) per stage
-
-    @property
-    def loss(self):
-        return self.history.iteration_loss[-1] if self.history.iteration_loss else None
-
-    @property
-    def loss_curve(self):
-        """What `nst_teach.plotting.plot_loss_history` draws: every stage if staged, else `history`."""
-        return self.stage_histories or self.history
-
-    @property
-    def n_evaluations(self):
-        """Loss evaluations of the whole run, every stage's included."""
-        return sum(h.n_evaluations for _, h in self.stage_histories) or self.history.n_evaluations
+from .loop import RunLoop
+from .optimizers import OPTIMIZERS
+from .problem import setup
+from .progress import Round
+from .schedule import coarse_to_fine
 
 
 def transfer(content, style, settings=BOOK, *, on_event=None, save_prefix=None,
@@ -105,7 +58,7 @@ def transfer(content, style, settings=BOOK, *, on_event=None, save_prefix=None,
 
     Returns
     -------
-    Result
+    nst_teach.loop.Result
         The image, its `History`, the settings, the backbone used and the
         images at their working size.
 
@@ -118,46 +71,14 @@ def transfer(content, style, settings=BOOK, *, on_event=None, save_prefix=None,
 
     Taught in notebooks 01 and 02.
     """
-    reject_old_listeners("transfer", changes)
     settings = settings.replace(**changes) if changes else settings
     if settings.stages is not None:
-        from .schedule import coarse_to_fine
-
         return coarse_to_fine(content, style, settings, on_event=on_event, save_prefix=save_prefix,
                               progress=progress, mask=mask, init_image=init_image)
     problem = setup(content, style, settings, mask=mask, init_image=init_image)
-    evaluator = Evaluator(problem.loss_and_grads)
-    bar = ProgressBar(settings.iterations, Round) if progress else None
-    listener = combine(bar, on_event)
-    if listener is not None:
-        evaluator.on_evaluation = lambda n: emit(listener, evaluation_event(evaluator, problem))
-    result = Result(problem.image(problem.x0), evaluator.history, settings, problem.backbone,
-                    problem.content, problem.style)
-    clock = [time.perf_counter()]
-
-    def end_of_iteration(i, x, loss):
-        result.image = problem.image(x)
-        result.history.record_iteration(float(loss), time.perf_counter() - clock[0])
-        clock[0] = time.perf_counter()
-        if save_prefix is not None:
-            path = Path(f"{save_prefix}_at_iteration_{i}.png")
-            result.saved.append(images.save_image(result.image, path))
-        emit(listener, Round(i, settings.iterations, "iteration", {"total": float(loss)},
-                             result.image, problem.shape[1], result.history, evaluator.stop))
-        if evaluator.stop_requested:
-            raise StopRun
-
-    try:
-        OPTIMIZERS[settings.optimizer](evaluator, problem.x0, settings, end_of_iteration)
-    except (KeyboardInterrupt, StopRun):
-        result.stopped = True
-        if evaluator.best_x is not None:
-            result.image = problem.image(evaluator.best_x)
-    except LossNotFinite as error:
-        error.image = None if evaluator.best_x is None else problem.image(evaluator.best_x)
-        error.history = result.history
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-    return result
+    with RunLoop(settings, settings.iterations, "iteration", on_event=on_event,
+                 save_prefix=save_prefix, bar=(settings.iterations, Round) if progress else None) as loop:
+        evaluator = loop.start(problem)
+        with loop.guard():
+            OPTIMIZERS[settings.optimizer](evaluator, problem.x0, settings, loop.end_round)
+    return loop.finish()

@@ -22,6 +22,8 @@ from .data import image_or_example
 from .evaluator import make_loss_and_grads
 from .features import compute_targets, feature_extractor
 from .memory import check_memory
+from .schema import SettingError
+from .stages import settings_per_stage
 from .winograd import convolution_for
 
 def prepare_images(content, style, settings):
@@ -40,14 +42,14 @@ def prepare_images(content, style, settings):
     size = images.size_for_height(content, settings.height)
     need = max(min_size_for(name) for name in settings.layers)
     if size[1] < need:
-        raise ValueError(_too_narrow(content, size, need))
+        raise SettingError(_too_narrow(content, size, need), "height")
     style_size = tuple(max(1, round(side * settings.style_scale)) for side in size)
     if min(style_size) < need:
-        raise ValueError(
+        raise SettingError(
             f"style_scale={settings.style_scale} makes the style image {style_size[1]}x"
-            f"{style_size[0]} px, but the layers chosen need at least {need} px: use a larger style_scale"
-        )
-    check_memory(max(size, style_size), settings)  # before anything big is built
+            f"{style_size[0]} px, but the layers chosen need at least {need} px: use a larger style_scale",
+            "style_scale")
+    check_memory(size, settings)  # before anything big is built
     styles = [images.resize(image_or_example(s), style_size, settings.resample)
               for s in (style if isinstance(style, (list, tuple)) else [style])]
     content = images.resize(content, size, settings.resample)
@@ -134,8 +136,6 @@ def warm_up(content, style, settings=BOOK):
     Used by `nst_teach.runner`.
     """
     if settings.stages is not None:
-        from .schedule import settings_per_stage
-
         every = settings_per_stage(settings, settings.stages, image_or_example(content))
     else:
         every = [settings]

@@ -21,10 +21,11 @@ Taught in notebook 07 (the playground).
 
 from __future__ import annotations
 
-__all__ = ["Evaluation", "Round", "TrainingStep", "combine", "emit", "reject_old_listeners",
-           "Throttle", "PreviewFile", "ProgressBar"]
+__all__ = ["Evaluation", "Round", "TrainingStep", "combine", "emit",
+           "Throttle", "PreviewFile", "RoundFiles", "save_side_file", "ProgressBar"]
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -77,7 +78,7 @@ class Round(_Event):
     ``{"total": ...}``, `history` the run's (the stage's) `History`, with
     this round recorded.
 
-    Taught in notebook 06. Used by `nst_teach.optimize` and `nst_teach.schedule`.
+    Taught in notebook 06. Used by `nst_teach.loop`.
     """
 
     index: int
@@ -110,7 +111,7 @@ def combine(*listeners):
 
     It returns True if any of them did (a truthy return stops the run, as
     ``event.stop()`` does); None if there is no listener at all.
-    Used by `nst_teach.optimize`, `nst_teach.schedule` and `nst_teach.fast.training`.
+    Used by `nst_teach.loop` and `nst_teach.fast.training`.
     """
     listeners = [listener for listener in listeners if listener is not None]
     if not listeners:
@@ -122,31 +123,10 @@ def combine(*listeners):
     return listener
 
 
-OLD_LISTENERS = {
-    "callback": "on_event=, which gets a Round after every round or stage (event.index, "
-                "event.loss, event.image) or a TrainingStep after every training step; "
-                "event.stop() ends the run",
-    "on_evaluation": "on_event=, which gets the same Evaluation events (and Round events too)",
-    "evaluator_hook": "on_event=: every event has stop(), which ends the run",
-    "stop": "on_event=: call event.stop() in it (from a flag another thread sets)",
-}
-
-
-def reject_old_listeners(run, changes):
-    """A clear error for the listener keywords that ``on_event`` replaced (`changes` are keywords).
-
-    Used by `nst_teach.optimize`, `nst_teach.schedule` and `nst_teach.fast.training`.
-    """
-    for name in OLD_LISTENERS:
-        if name in changes:
-            raise TypeError(f"{run}() takes no {name}= any more: pass {OLD_LISTENERS[name]} "
-                            "(nst_teach.progress)")
-
-
 def emit(listener, event):
     """Give `event` to `listener` (if any); a truthy answer stops the run like ``event.stop()``.
 
-    Used by `nst_teach.optimize`, `nst_teach.schedule` and `nst_teach.fast.training`.
+    Used by `nst_teach.loop` and `nst_teach.fast.training`.
     """
     if listener is not None and listener(event):
         event.stop()
@@ -185,7 +165,8 @@ class PreviewFile:
     The first evaluation is written at once, so a picture is there as soon as
     the run starts. The file is replaced atomically
     (`nst_teach.images.save_image`): an image viewer that reloads it never
-    sees half a picture.
+    sees half a picture. A preview that cannot be written (a full disk) is
+    skipped with one warning: it never ends the run (`save_side_file`).
 
     Used by the command line.
     """
@@ -204,10 +185,47 @@ class PreviewFile:
         now = self.clock()
         if self._last is not None and now - self._last < self.seconds:
             return
-        from .images import save_image
+        self._last = now
+        if save_side_file(event.image(), self.path, self):
+            self.written += 1
 
-        save_image(event.image(), self.path)
-        self._last, self.written = now, self.written + 1
+
+class RoundFiles:
+    """An ``on_event`` listener saving each `Round`'s image as ``<prefix>_at_iteration_<i>.png``.
+
+    Side files: one that cannot be written (a full disk, a folder in the way)
+    is skipped with one warning for the run (`save_side_file`), never ends it.
+    `saved` lists the files written. Used by the command line
+    (``--save-every-iteration``).
+    """
+
+    def __init__(self, prefix):
+        self.prefix, self.saved = prefix, []
+
+    def __call__(self, event):
+        if isinstance(event, Round):
+            path = Path(f"{self.prefix}_at_iteration_{event.index}.png")
+            if save_side_file(event.image, path, self):
+                self.saved.append(path)
+
+
+def save_side_file(image, path, owner):
+    """Save `image` at `path`; True if written. A failure warns once per `owner` and is skipped.
+
+    A preview or a per-round picture must never end the run it shows: the
+    result and its loss curve matter more. Used by `nst_teach.progress`.
+    """
+    from .images import save_image
+
+    try:
+        save_image(image, path)
+        return True
+    except OSError as error:
+        if not getattr(owner, "warned", False):
+            owner.warned = True
+            warnings.warn(f"cannot write {path} ({error.strerror or error}); the run goes on "
+                          "without it (this warning is shown once)", RuntimeWarning, stacklevel=2)
+        return False
 
 
 class ProgressBar:
@@ -217,7 +235,7 @@ class ProgressBar:
     (a stage's evaluations are what takes time), `nst_teach.fast.train`
     `TrainingStep` events. Call `close()` when the run ends.
 
-    Used by `nst_teach.optimize`, `nst_teach.schedule` and `nst_teach.fast.training`.
+    Used by `nst_teach.loop` and `nst_teach.fast.training`.
     """
 
     def __init__(self, total, counts, unit="it", desc="style transfer", initial=0):

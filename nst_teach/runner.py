@@ -6,7 +6,7 @@ a plain recorder). A view has these methods:
 
 - ``show_image(image)``: an RGB uint8 array, the best picture so far;
 - ``show_plot(history)``: the loss curve of a `nst_teach.evaluator.History`
-  (or of a staged run's stages: `nst_teach.optimize.Result.loss_curve`);
+  (or of a staged run's stages: `nst_teach.loop.Result.loss_curve`);
 - ``show_status(text)``, ``show_error(error)`` (an exception or a text);
 - ``show_progress(done, total)``: rounds (or stages) finished;
 - ``set_running(running)``: a run started or ended;
@@ -25,7 +25,8 @@ import threading
 import time
 from functools import partial
 
-from .optimize import transfer, warm_up
+from .optimize import transfer
+from .problem import warm_up
 from .progress import Round, Throttle
 from .schedule import FIRST_LOOK, first_look
 

@@ -22,22 +22,17 @@ Not the book's schedule: use `transfer` (the default) to compare with the book.
 
 from __future__ import annotations
 
-__all__ = ["upsample", "stage_heights", "coarse_to_fine", "settings_per_stage", "first_look"]
-
-import math
-import time
-from pathlib import Path
+__all__ = ["upsample", "coarse_to_fine", "first_look"]
 
 import numpy as np
 
-from . import images
-from .config import BOOK, FAST_STAGES, at_height, min_size_for
+from .config import BOOK, FAST_STAGES
 from .data import image_or_example
-from .evaluator import Evaluator, LossNotFinite, StopRun, evaluation_event
-from .optimize import Result
+from .loop import RunLoop
 from .optimizers import lbfgs
 from .problem import setup
-from .progress import Evaluation, ProgressBar, Round, combine, emit, reject_old_listeners
+from .progress import Evaluation
+from .stages import settings_per_stage, stage_heights
 from .tensorflow_setup import tf
 
 
@@ -48,19 +43,6 @@ def upsample(x, size):
     """
     resized = tf.image.resize(tf.constant(x, tf.float32), size, method="bicubic")
     return resized.numpy()
-
-
-def stage_heights(height, stages, layers, aspect=1.0):
-    """The height of each stage, never below what the layers need in either side.
-
-    `aspect` is the content's width / height: a portrait image needs a taller
-    stage for its width to reach the deepest layer.
-
-    Used by `nst_teach.schedule`.
-    """
-    need = max(max(min_size_for(name) for name in layers), 2)
-    need = max(need, math.ceil(need / aspect))
-    return [max(need, int(round(height * fraction))) for fraction, _ in stages]
 
 
 FIRST_LOOK = (64, 15)
@@ -82,17 +64,6 @@ def first_look(settings, content, height=FIRST_LOOK[0], evaluations=FIRST_LOOK[1
                            content.shape[1] / content.shape[0])[0]
     return settings.replace(height=height, stages=None, optimizer="lbfgs", iterations=1,
                             maxfun=evaluations)
-
-
-def settings_per_stage(settings, stages, content):
-    """The `Settings` of each stage: `settings` at the stage's height (see `stage_heights`),
-    its content weight grown by the area ratio (`nst_teach.config.at_height`).
-
-    Used by `nst_teach.problem`.
-    """
-    aspect = content.shape[1] / content.shape[0]
-    heights = stage_heights(settings.height, stages, settings.layers, aspect)
-    return [at_height(settings, height) for height in heights[:-1]] + [settings]
 
 
 def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=None,
@@ -128,80 +99,37 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
 
     Returns
     -------
-    nst_teach.optimize.Result
+    nst_teach.loop.Result
         Its `history` is the full-size stage's (so its losses compare with the
         book's); its `stage_histories` lists every stage's ``(height, History)``.
 
     Taught in notebook 09.
     """
-    reject_old_listeners("coarse_to_fine", changes)
     settings = settings.replace(**changes) if changes else settings
     stages = stages or settings.stages or FAST_STAGES
     history_size = history_size or settings.lbfgs_history
     content = image_or_example(content)
-    x, shape, result, stage_histories, saved = None, None, None, [], []
-    bar = ProgressBar(sum(n for _, n in stages), Evaluation) if progress else None
-    listener = combine(bar, on_event)
-    reached = []  # the target loss, if one was given, was reached
-    try:
+    x, shape = None, None
+    with RunLoop(settings, len(stages), "stage", on_event=on_event, save_prefix=save_prefix,
+                 bar=(sum(n for _, n in stages), Evaluation) if progress else None) as loop:
         for index, ((_, evaluations), stage_settings) in enumerate(
                 zip(stages, settings_per_stage(settings, stages, content))):
             last = index == len(stages) - 1
-            try:
+            with loop.guard():  # Ctrl-C between stages keeps the last stage's image
                 problem = setup(content, style, stage_settings, mask=mask, init_image=init_image)
-            except KeyboardInterrupt:  # Ctrl-C between stages: keep the last stage's image
-                if result is None:
-                    raise
-                result.stopped = True
+            if loop.stopped:
                 break
-            stage_height = problem.shape[1]
-            evaluator = Evaluator(problem.loss_and_grads)
-
-            def after_evaluation(n, evaluator=evaluator, problem=problem, index=index, last=last):
-                emit(listener, evaluation_event(evaluator, problem, index))
-                if last and target_loss is not None and evaluator.loss_value <= target_loss:
-                    reached.append(True)
-                    evaluator.stop()
-
-            evaluator.on_evaluation = after_evaluation
+            evaluator = loop.start(problem, index, target_loss if last else None)
             if x is None:
                 start = problem.x0  # as `transfer`: the content image unless settings.init says
             else:
                 start = upsample(x.reshape(shape), problem.shape[1:3]).ravel().astype(np.float64)
-            begun = time.perf_counter()
-            interrupted = False
-            try:
+            with loop.guard():
                 lbfgs(evaluator, start, evaluations, history_size, factr=10.0)
-            except StopRun:
-                pass
-            except KeyboardInterrupt:  # Ctrl-C: keep the best image so far
-                interrupted = True
-            except LossNotFinite as error:
-                best = evaluator.best_x
-                error.image = problem.image(best) if best is not None else result and result.image
-                error.history = evaluator.history
-                raise
             x = evaluator.best_x if evaluator.best_x is not None else start
-            loss = evaluator.best_loss
             shape = problem.shape
-            history = evaluator.history
-            history.record_iteration(float(loss), time.perf_counter() - begun)
-            stage_histories.append((stage_height, history))
-            image = problem.image(x)
-            if save_prefix is not None:
-                path = Path(f"{save_prefix}_at_iteration_{index}.png")
-                saved.append(images.save_image(image, path))
-            stop = interrupted or (evaluator.stop_requested and not reached)
-            if not stop:
-                emit(listener, Round(index, len(stages), "stage", {"total": float(loss)}, image,
-                                     stage_height, history, evaluator.stop))
-                stop = evaluator.stop_requested and not reached
-            result = Result(image, history, settings, problem.backbone, problem.content,
-                            problem.style, saved=saved, stopped=stop,
-                            stage_histories=stage_histories)
-            if stop or reached:
+            with loop.guard():
+                loop.end_round(index, x, evaluator.best_loss, announce=not loop.stopped)
+            if loop.stopped or loop.reached:
                 break
-    finally:
-        if bar is not None:
-            bar.close()
-    return result
+    return loop.finish()

@@ -3,10 +3,11 @@
 A field is declared once, with `setting(default, help, check, ...)`; the
 validation (`validate`), the command line's flags (`nst_teach.cli`) and the
 playground's controls (`nst_teach.form`) are all read from it, so a new field
-appears in all three at once. `schema` turns a class into such a frozen
-dataclass (`nst_teach.config.Settings`, `nst_teach.fast.FastSettings`); its
-keyword names also accept a documented alias (``preserve_colour`` for
-``preserve_color``), and a misspelled name is refused with the nearest valid one.
+appears in all three at once. Such a class (`nst_teach.config.Settings`,
+`nst_teach.fast.FastSettings`) is a frozen dataclass based on `Validated`:
+its `replace` also accepts a field's aliases, declared beside the field
+(``preserve_colour`` for ``preserve_color``), and refuses a misspelled name
+with the nearest valid one.
 
 Plain Python (no TensorFlow, no ipywidgets): ``nst-teach --help`` stays fast.
 """
@@ -15,21 +16,39 @@ from __future__ import annotations
 
 __all__ = [
     "Check", "Integer", "Number", "Choice", "Text", "Numbers", "Integers", "Names", "Stages", "Optional",
-    "Control", "setting", "schema", "validate", "canonical_names", "UnknownSetting",
-    "comma_list", "comma_numbers", "parse_stages", "flag_of", "flag_help",
+    "Control", "setting", "Validated", "validate", "canonical_names", "UnknownSetting",
+    "comma_list", "comma_numbers", "parse_stages", "flag_of", "flag_help", "SettingError",
+    "in_flag_words",
 ]
 
 import argparse
 import dataclasses
 import difflib
-import functools
 import math
 import numbers
 import os
+import re
 from dataclasses import dataclass
 
 
-class UnknownSetting(ValueError, TypeError):
+class SettingError(ValueError):
+    """A setting's value that cannot be used; `field` names the setting that fixes it.
+
+    Raised by every field's check (`validate` fills in `field`), by the checks
+    that involve several fields (`Settings.__post_init__`) and by the run's
+    own checks of the settings (`nst_teach.memory.RunTooLarge`). The message
+    uses the field's Python name; the command line names the flag instead
+    (`in_flag_words`), the playground marks the control (`nst_teach.form`).
+
+    Used by `nst_teach.config`, `nst_teach.memory` and `nst_teach.cli`.
+    """
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownSetting(SettingError, TypeError):
     """A keyword that names no field: the message names the nearest valid one.
 
     A `ValueError` like every other bad setting, and a `TypeError` like any
@@ -96,7 +115,7 @@ class Integer(Check):
 
     def __call__(self, name, value):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < self.low:
-            raise ValueError(f"{name} must be an integer >= {self.low}, got {value!r}")
+            raise SettingError(f"{name} must be an integer >= {self.low}, got {value!r}")
         return int(value)
 
     parse = staticmethod(int)
@@ -112,7 +131,7 @@ class Number(Check):
         low = "> 0" if self.positive else ">= 0"
         if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite(value)
                 or value < 0 or (self.positive and value == 0)):
-            raise ValueError(f"{name} must be a finite number {low}, got {value!r}")
+            raise SettingError(f"{name} must be a finite number {low}, got {value!r}")
         return value if isinstance(value, int) else float(value)
 
     parse = staticmethod(float)
@@ -139,8 +158,8 @@ class Choice(Check):
     def __call__(self, name, value):
         if value not in self.options:
             if self.what:
-                raise ValueError(f"unknown {self.what} {value!r}{self.hint}")
-            raise ValueError(f"{name} must be one of {self.options}, got {value!r}")
+                raise SettingError(f"unknown {self.what} {value!r}{self.hint}")
+            raise SettingError(f"{name} must be one of {self.options}, got {value!r}")
         return value
 
 
@@ -156,14 +175,14 @@ class Text(Check):
 
     def __call__(self, name, value):
         if not isinstance(value, (str, os.PathLike) if self.path else str):
-            raise ValueError(f"{name} must be {self.what if self.path else 'text'}, got {value!r}")
+            raise SettingError(f"{name} must be {self.what if self.path else 'text'}, got {value!r}")
         return value
 
 
 def _sequence(name, value):
     """A list or tuple (a NumPy array too) as a tuple; a lone value is refused."""
     if isinstance(value, (str, bytes, dict, set)) or not hasattr(value, "__iter__"):
-        raise ValueError(f"{name} must be a list or tuple, got {value!r}")
+        raise SettingError(f"{name} must be a list or tuple, got {value!r}")
     return tuple(value)
 
 
@@ -179,7 +198,7 @@ class Numbers(Check):
     def __call__(self, name, value):
         value = tuple(Number()(f"every entry of {name}", item) for item in _sequence(name, value))
         if self.some_positive and not any(value):
-            raise ValueError(f"{name} must have at least one weight > 0")
+            raise SettingError(f"{name} must have at least one weight > 0")
         return value
 
     parse = staticmethod(comma_numbers)
@@ -198,7 +217,7 @@ class Integers(Check):
     def __call__(self, name, value):
         value = _sequence(name, value)
         if len(value) != self.count:
-            raise ValueError(f"{name} must be {self.count} integers >= {self.low}, got {value!r}")
+            raise SettingError(f"{name} must be {self.count} integers >= {self.low}, got {value!r}")
         return tuple(Integer(self.low)(f"every entry of {name}", item) for item in value)
 
     def parse(self, text):
@@ -226,10 +245,10 @@ class Names(Check):
             value = comma_list(value)
         value = _sequence(name, value)
         if not value:
-            raise ValueError(f"{name} must name at least one {self.what}{self.hint}")
+            raise SettingError(f"{name} must name at least one {self.what}{self.hint}")
         for item in value:
             if self.options is not None and item not in self.options:
-                raise ValueError(f"unknown {self.what} {item!r}{self.hint}")
+                raise SettingError(f"unknown {self.what} {item!r}{self.hint}")
         return value
 
     parse = staticmethod(comma_list)
@@ -244,15 +263,15 @@ class Stages(Check):
         try:
             fractions, evaluations = zip(*value)
         except (TypeError, ValueError):
-            raise ValueError(f"{name} must be (fraction of height, evaluations) pairs, {example}; "
+            raise SettingError(f"{name} must be (fraction of height, evaluations) pairs, {example}; "
                              f"got {value!r}") from None
         for fraction in fractions:
             Number(positive=True)("every stage's fraction of the height", fraction)
         for n in evaluations:
             if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-                raise ValueError(f"every stage's evaluations must be an integer >= 1, got {n!r}")
+                raise SettingError(f"every stage's evaluations must be an integer >= 1, got {n!r}")
         if list(fractions) != sorted(set(fractions)) or fractions[-1] != 1:
-            raise ValueError(f"stage fractions must grow and the last must be 1 (full size), "
+            raise SettingError(f"stage fractions must grow and the last must be 1 (full size), "
                              f"{example}; got {fractions}")
         return tuple((float(f), int(n)) for f, n in value)
 
@@ -339,7 +358,11 @@ def validate(instance):
     for field in dataclasses.fields(instance):
         check = field.metadata.get("check")
         if check is not None:
-            value = check(field.name, getattr(instance, field.name))
+            try:
+                value = check(field.name, getattr(instance, field.name))
+            except SettingError as error:
+                error.field = error.field or field.name
+                raise
             object.__setattr__(instance, field.name, value)
 
 
@@ -358,56 +381,34 @@ def canonical_names(cls, changes):
             nearest = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
             hint = (f"did you mean {names[nearest[0]]!r}?" if nearest
                     else f"the fields are {', '.join(field.name for field in fields)}")
-            raise UnknownSetting(f"{cls.__name__} has no field {key!r}: {hint}")
+            raise UnknownSetting(f"{cls.__name__} has no field {key!r}: {hint}", key)
         name = names[key]
         if name in out:
             raise UnknownSetting(f"{given[name]!r} and {key!r} name the same field {name!r}: "
-                                 "give it once")
+                                 "give it once", name)
         out[name], given[name] = value, key
     return out
 
 
-def schema(cls):
-    """Make `cls` a frozen dataclass whose keywords accept the fields' aliases.
+class Validated:
+    """The base of a settings dataclass: every field checked on creation, `replace` by name.
 
-    ``cls(**changes)`` and ``instance.replace(**changes)`` translate an alias
-    (``preserve_colour``) to its field (``preserve_color``) and refuse an
-    unknown name with `UnknownSetting`; reading an alias as an attribute works
-    too. `cls.__post_init__` runs after every field's check (`validate`).
+    A subclass is a ``@dataclass(frozen=True)`` whose fields are declared with
+    `setting`; each field's check runs first (`validate`), then the
+    subclass's own ``__post_init__`` may check fields together (calling
+    ``super().__post_init__()`` first). ``replace(**changes)`` accepts a
+    field's aliases (``preserve_colour``) and refuses an unknown name with
+    `UnknownSetting` naming the nearest field (`canonical_names`).
 
-    Used by `nst_teach.config`.
+    Used by `nst_teach.config` and `nst_teach.fast.settings`.
     """
-    checks_together = cls.__dict__.get("__post_init__")
 
     def __post_init__(self):
         validate(self)
-        if checks_together is not None:
-            checks_together(self)
 
     def replace(self, **changes):
         """A copy with some fields changed (and validated); aliases are accepted."""
         return dataclasses.replace(self, **canonical_names(type(self), changes))
-
-    def __getattr__(self, name):  # only called for names that are not attributes
-        if name.startswith("_"):
-            raise AttributeError(name)
-        for field in dataclasses.fields(self):
-            if name in field.metadata.get("aliases", ()):
-                return getattr(self, field.name)
-        nearest = difflib.get_close_matches(name, [f.name for f in dataclasses.fields(self)], n=1)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}"
-                             + (f": did you mean {nearest[0]!r}?" if nearest else ""))
-
-    cls.__post_init__, cls.replace, cls.__getattr__ = __post_init__, replace, __getattr__
-    cls = dataclass(frozen=True)(cls)
-    generated = cls.__init__
-
-    @functools.wraps(generated)
-    def __init__(self, *args, **kwargs):
-        generated(self, *args, **canonical_names(cls, kwargs))
-
-    cls.__init__ = __init__
-    return cls
 
 
 # --- the command line's view of a field ---------------------------------------------------
@@ -445,3 +446,22 @@ def flag_help(field, default_label="default"):
     if meta.get("aliases"):
         text += "; also spelt " + ", ".join("--" + a.replace("_", "-") for a in meta["aliases"])
     return text.replace("%", "%%")  # argparse formats help with %
+
+
+def in_flag_words(error, settings_class):
+    """A `SettingError`'s message in the command line's words: its field becomes its flag.
+
+    The first mention of ``error.field`` becomes the flag (``seed must be`` ->
+    ``--seed must be``); a message that does not mention it gets the flag in
+    front (``--style-layers: unknown layer 'nope' ...``). Other fields named
+    in the message (any with an underscore: ``tv_weight``) become their flags
+    too. Used by `nst_teach.cli`.
+    """
+    flags = {field.name: flag_of(field)[0] for field in dataclasses.fields(settings_class)
+             if flag_of(field) is not None}
+    message, flag = str(error), flags.get(error.field)
+    if flag is not None:
+        own = re.compile(rf"(?<![\w-]){re.escape(error.field)}(?![\w-])")
+        message = own.sub(flag, message, count=1) if own.search(message) else f"{flag}: {message}"
+    return re.sub(r"(?<![\w-])[a-z]+(?:_[a-z0-9]+)+(?![\w-])",
+                  lambda match: flags.get(match.group(), match.group()), message)

@@ -27,8 +27,9 @@ import contextlib
 import os
 import re
 import sys
-import tempfile
 import warnings
+
+from .streams import stderr_captured
 
 STARTUP_NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\)"  # absl's preamble
@@ -51,21 +52,16 @@ def quiet_startup(verbose=None):
     if verbose:
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
+    text = []
+    try:
+        with stderr_captured() as text:
             yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            text = captured.read().decode(errors="replace")
-            kept = [line for line in text.splitlines(keepends=True) if not STARTUP_NOISE.match(line)]
-            if kept:
-                sys.stderr.write("".join(kept))
-                sys.stderr.flush()
+    finally:
+        lines = "".join(text).splitlines(keepends=True)
+        kept = [line for line in lines if not STARTUP_NOISE.match(line)]
+        if kept and sys.stderr is not None:
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()
 
 
 def _start():

@@ -31,8 +31,9 @@ import numpy as np
 from PIL import Image
 
 from . import data, images
+from .backbones import resolve
 from .config import BOOK, PRESETS, QUICK, preset
-from .form import LABEL_WIDTH, SettingsForm
+from .form import INVALID, LABEL_WIDTH, SettingsForm
 from .plotting import plot_loss_history, plot_png
 from .runner import RunController, stages_text
 from .schedule import FIRST_LOOK
@@ -132,7 +133,8 @@ class PlaygroundView:
         self.status.value = html.escape(text)
 
     def show_error(self, error):
-        self.message.value = (
+        self.message.value = (  # the style outlines the control a SettingError names (form.mark)
+            f"<style>.{INVALID} {{outline: 2px solid #b00020}}</style>"
             f'<div style="color:#b00020"><b>Problem:</b> {html.escape(str(error))}</div>'
         )
 
@@ -281,7 +283,7 @@ class Playground:
     def _on_preset(self, change):
         if change.new not in PRESETS:
             return
-        self.base = preset(change.new, backbone=self.backbone.value)
+        self.base = preset(change.new, backbone=resolve(self.backbone.value, self.base.weights))
         self.first_look.value = change.new != "book"
         self.form.show(self.base)
         self.message.value = (f"coarse to fine: {stages_text(self.base.stages)} "
@@ -352,8 +354,10 @@ class Playground:
         try:
             settings = self.settings()
         except ValueError as error:
-            self.view.show_error(error)
+            label = self.form.mark(error)  # a SettingError names its field: mark that control
+            self.view.show_error(f"{label}: {error}" if label else error)
             return
+        self.form.mark(None)
         self.view.clear_error()  # before the thread starts: its own error must stay
         self.controller.run(settings, self._names(), self.first_look.value)
 

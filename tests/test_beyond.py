@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nst_teach import Settings, color, data, images, transfer
-from nst_teach.optimize import setup
+from nst_teach.problem import setup
 from nst_teach.progress import Round
 
 FAST = Settings(height=48, iterations=2, maxfun=8, backbone="random", resample="bicubic")

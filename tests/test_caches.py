@@ -8,8 +8,8 @@ from nst_teach import BOOK, caches, clear_caches
 from nst_teach.backbones import load_backbone
 from nst_teach.caches import Cache, settings_key
 from nst_teach.features import compute_targets, feature_extractor
-from nst_teach.losses import weighted_losses
-from nst_teach.optimize import traced_step
+from nst_teach.evaluator import make_loss_and_grads, traced_step
+from nst_teach.losses import loss_weights, weighted_losses
 
 SMALL = BOOK.replace(height=32, backbone="random")
 SHAPE = (1, 32, 28, 3)
@@ -62,12 +62,13 @@ def test_backbones_extractors_and_traced_steps_are_reused_until_a_field_that_mat
     assert feature_extractor(model, list(SMALL.layers)) is extractor
     assert feature_extractor(model, SMALL.layers, "winograd") is not extractor
     step = traced_step(extractor, SMALL, SHAPE)
-    for unrelated in ({"height": 64}, {"iterations": 3}, {"seed": 4}, {"resample": "bicubic"}):
+    for unrelated in ({"height": 64}, {"iterations": 3}, {"seed": 4}, {"resample": "bicubic"},
+                      {"style_weight": 2.0}, {"tv_weight": 0.0}, {"content_weight": 1.0},
+                      {"style_layer_weights": (1, 1, 1, 1, 2)}):  # the weights are inputs
         assert traced_step(extractor, SMALL.replace(**unrelated), SHAPE) is step
-    for loss_change in ({"style_weight": 2.0}, {"tv_weight": 0.0}, {"normalization": "paper"},
-                        {"style_layers": SMALL.style_layers[:2]},
-                        {"style_layer_weights": (1, 1, 1, 1, 2)}):
-        assert traced_step(extractor, SMALL.replace(**loss_change), SHAPE) is not step
+    for graph_change in ({"normalization": "paper"}, {"style_layers": SMALL.style_layers[:2]},
+                         {"content_layer": "block4_conv2"}):
+        assert traced_step(extractor, SMALL.replace(**graph_change), SHAPE) is not step
     assert traced_step(extractor, SMALL, (1, 32, 32, 3)) is not step
 
 
@@ -90,8 +91,36 @@ def test_the_fields_marked_in_loss_graph_are_exactly_those_the_loss_reads(rng, m
     masks = [np.ones(SHAPE[1:3])] if masked else None
     targets = compute_targets(extractor, content_x, [style_x] if masked else style_x, settings, masks)
     recorder = ReadRecorder(settings)
-    weighted_losses(extractor(x), targets, x, recorder)
+    weighted_losses(extractor(x), targets, x, recorder, loss_weights(settings))  # as traced
     assert recorder.read == {name for name, _ in settings_key(settings)}
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_runs_that_differ_only_in_weights_share_one_trace_and_its_numbers_are_a_fresh_traces(
+        rng, masked):
+    settings = SMALL.replace(normalization="paper")
+    reweighed = settings.replace(content_weight=3.0, style_weight=0.5, tv_weight=0.01,
+                                 style_layer_weights=(1, 2, 0, 4, 5))
+    extractor = feature_extractor(load_backbone("random")[0], settings.layers)
+    content_x, style_x, x = rng.normal(scale=40, size=(3, *SHAPE)).astype(np.float32)
+    masks = [np.ones(SHAPE[1:3])] if masked else None
+    targets = compute_targets(extractor, content_x, [style_x] if masked else style_x, settings, masks)
+    x = x.ravel().astype(np.float64)
+    clear_caches()
+    step = traced_step(extractor, settings, SHAPE)
+    first = make_loss_and_grads(extractor, targets, settings, SHAPE)(x)
+    again = make_loss_and_grads(extractor, targets, reweighed, SHAPE)(x)
+    assert traced_step(extractor, reweighed, SHAPE) is step
+    assert step.experimental_get_tracing_count() == 1  # the second run traced nothing
+    assert again[0]["content"] != first[0]["content"] and again[0]["tv"] != first[0]["tv"]
+    clear_caches()  # a fresh trace for the new weights gives the same numbers to the last bit
+    fresh = make_loss_and_grads(extractor, targets, reweighed, SHAPE)(x)
+    assert traced_step(extractor, reweighed, SHAPE) is not step
+    assert fresh[0] == again[0] and np.array_equal(fresh[1], again[1])
+    eager = weighted_losses(extractor(x.reshape(SHAPE).astype(np.float32)), targets,
+                            x.reshape(SHAPE).astype(np.float32), reweighed)  # the weights as given
+    for name, value in eager.items():
+        assert again[0][name] == pytest.approx(float(value), rel=1e-5)
 
 
 def test_clear_caches_empties_every_cache_and_the_next_call_builds_anew():

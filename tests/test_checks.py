@@ -66,7 +66,8 @@ def test_content_loss_mistakes_are_named(wrong, says):
 
 
 @pytest.mark.parametrize("case", [checks.content_loss_case, checks.gram_matrix_case,
-                                  checks.style_loss_case, checks.total_variation_case])
+                                  checks.style_loss_case, checks.total_variation_case,
+                                  checks.sliced_distance_case])
 def test_every_mistake_gives_its_own_answer(case):
     """Otherwise a check could name the wrong mistake: all answers pairwise distinct."""
     args, reference, mistakes = case()
@@ -231,3 +232,28 @@ class ForgetsToReshape(BookEvaluator):
 def test_evaluator_mistakes_are_named(wrong, says):
     with pytest.raises(checks.ExerciseError, match=says):
         checks.check_evaluator(wrong)
+
+
+def test_the_library_sliced_distance_passes_its_check(capsys):
+    """nst_teach.statistics (quantile targets, TensorFlow) against the check's NumPy sorting."""
+    from nst_teach import statistics
+
+    def library(style, combination, directions):
+        positions = combination.shape[1] * combination.shape[2]
+        target = statistics.sliced_target([style], positions, tf.constant(directions))
+        return statistics.sliced_distance(target, combination)
+
+    checks.check_sliced_distance(library)
+    assert "✓ sliced_distance is correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, says", [
+    (lambda s, c, d: tf.reduce_mean(tf.square(tf.reshape(s, (-1, 3)) @ d - tf.reshape(c, (-1, 3)) @ d)),
+     "without sorting"),
+    (lambda s, c, d: tf.reduce_sum(tf.square(tf.sort(tf.reshape(s, (-1, 3)) @ d, axis=0)
+                                             - tf.sort(tf.reshape(c, (-1, 3)) @ d, axis=0))),
+     "summed"),
+])
+def test_sliced_distance_mistakes_are_named(wrong, says):
+    with pytest.raises(checks.ExerciseError, match=says):
+        checks.check_sliced_distance(wrong)

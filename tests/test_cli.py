@@ -67,7 +67,7 @@ def test_bad_input_gives_one_line_error(tmp_path, capsys, args, message):
 
 def test_bad_output_suffix(tmp_path, capsys):
     assert main(["transfer", "grace_hopper", "cubist", "-o", str(tmp_path / "o.gif"), *TINY]) == 2
-    assert "output must end in .png or .jpg" in capsys.readouterr().err
+    assert "-o must end in .png or .jpg" in capsys.readouterr().err
 
 
 def test_interrupted_run_still_writes_best_image(tmp_path, monkeypatch, capsys):
@@ -188,7 +188,7 @@ def test_real_errors_on_stderr_pass_the_start_up_filter(capfd):
         (["--style-layers", "block9_conv1"], "unknown layer 'block9_conv1'"),
         (["--backbone", "hed-vgg16", "--weights", "w.h5"], "weights (a VGG19 weights file) only applies"),
         (["--content-weight", "0", "--style-weight", "0", "--tv-weight", "0"], "are all 0"),
-        (["--height", "100000"], "use a height of at most"),
+        (["--height", "100000"], "use --height at most"),
         (["--memory-limit", "1.7", "--height", "400"], "more than the limit of 1.7 GB"),
     ],
 )

@@ -50,13 +50,17 @@ def test_painterly_presets_pick_the_values_of_the_backbone(monkeypatch):
 
     assert preset("painterly", backbone="hed-vgg16") == PAINTERLY["hed-vgg16"]
     assert preset("painterly", backbone="random").content_weight == PAINTERLY["vgg19"].content_weight
-    monkeypatch.setattr(backbones, "vgg19_available", lambda weights=None: False)
-    offline = preset("painterly-quick")
-    assert offline.backbone == "auto" and offline.height == 256
+    offline = preset("painterly-quick", backbone="hed-vgg16")
+    assert offline.backbone == "hed-vgg16" and offline.height == 256
     assert offline.style_layer_weights == PAINTERLY["hed-vgg16"].style_layer_weights
     assert offline.content_weight == pytest.approx(4 * PAINTERLY["hed-vgg16"].content_weight)  # half the height
+    with pytest.raises(ValueError, match=r"backbones.resolve\('auto'\)"):
+        preset("painterly")  # "auto" names no backbone: resolve it first
+    monkeypatch.setattr(backbones, "vgg19_available", lambda weights=None: False)
+    with pytest.warns(UserWarning, match="hed-vgg16"):
+        assert backbones.resolve("auto") == "hed-vgg16"
     monkeypatch.setattr(backbones, "vgg19_available", lambda weights=None: True)
-    assert preset("painterly").content_weight == PAINTERLY["vgg19"].content_weight
+    assert backbones.resolve("auto") == "vgg19" and backbones.resolve("random") == "random"
     with pytest.raises(ValueError, match="backbone must be one of"):
         preset("painterly", backbone="resnet")
     for settings in (*PAINTERLY.values(), preset("painterly-quick", backbone="vgg19")):

@@ -100,11 +100,3 @@ def test_combined_listeners_each_see_every_event_and_either_can_stop():
     listener = combine(None, seen.append, lambda event: event == "stop")
     assert listener("go") is False and listener("stop") is True and seen == ["go", "stop"]
     assert combine(None, None) is None
-
-
-@pytest.mark.parametrize("old", ["callback", "on_evaluation", "evaluator_hook"])
-def test_the_old_listener_keywords_name_on_event(photo, old):
-    with pytest.raises(TypeError, match="on_event"):
-        transfer(photo, "swirls", TINY, **{old: print})
-    with pytest.raises(TypeError, match="on_event"):
-        fast.train(photo, {"a": photo}, fast.FastSettings(**TRAINING), **{old: print})

@@ -197,7 +197,7 @@ def test_atomic_write_flushes_to_disk_before_the_rename(tmp_path, monkeypatch):
 def test_loss_curve_is_written_atomically(tmp_path, monkeypatch):
     from matplotlib.figure import Figure
 
-    from nst_teach.optimize import History
+    from nst_teach.evaluator import History
     from nst_teach.plotting import save_loss_plot
 
     history = History()
@@ -218,7 +218,7 @@ def test_loss_curve_is_written_atomically(tmp_path, monkeypatch):
 def test_the_three_loss_plots_are_drawn_by_one_writer(tmp_path):
     """The command line's, the playground's and fast training's loss PNGs: same writer, same picture."""
     from nst_teach.fast import FastHistory, save_fast_loss_plot
-    from nst_teach.optimize import History
+    from nst_teach.evaluator import History
     from nst_teach.plotting import plot_loss_history, plot_png, save_loss_plot
     from nst_teach.widgets import loss_plot_png
 
@@ -289,7 +289,7 @@ def test_fuzz_load_image_corrupt_files_give_image_error(tmp_path_factory, data, 
 def test_a_staged_runs_loss_curve_draws_every_stage_one_after_another():
     from matplotlib.figure import Figure
 
-    from nst_teach.optimize import History
+    from nst_teach.evaluator import History
     from nst_teach.plotting import plot_loss_history
 
     stages = []

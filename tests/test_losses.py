@@ -6,7 +6,7 @@ import pytest
 from nst_teach import Settings, losses
 from nst_teach.backbones import load_backbone
 from nst_teach.features import compute_targets, feature_extractor
-from nst_teach.optimize import make_loss_and_grads
+from nst_teach.evaluator import make_loss_and_grads
 
 
 def np_gram(f):
@@ -80,7 +80,7 @@ def test_weighted_losses_match_numpy_on_real_features(rng):
     feats = {k: v.numpy() for k, v in extractor(x).items()}
     content = 0.025 * np.sum((feats["block3_conv2"] - targets.content.numpy()) ** 2)
     style = sum(
-        np.sum((targets.grams[n].numpy() - np_gram(feats[n])) ** 2) / (4 * 9 * (32 * 40) ** 2)
+        np.sum((targets.style[n].numpy() - np_gram(feats[n])) ** 2) / (4 * 9 * (32 * 40) ** 2)
         for n in SMALL.style_layers
     ) / 3
     assert parts["content"] == pytest.approx(content, rel=1e-3)

@@ -6,9 +6,11 @@ import pytest
 from nst_teach import BOOK, data, images
 from nst_teach.backbones import load_backbone
 from nst_teach.features import compute_targets, feature_extractor
-from nst_teach.optimize import make_loss_and_grads, traced_step, transfer
+from nst_teach.evaluator import make_loss_and_grads, traced_step
+from nst_teach.optimize import transfer
 from nst_teach.progress import Round
-from nst_teach.schedule import coarse_to_fine, stage_heights, upsample
+from nst_teach.schedule import coarse_to_fine, upsample
+from nst_teach.stages import stage_heights
 
 SMALL = BOOK.replace(height=32, backbone="random")
 
@@ -36,7 +38,7 @@ def test_extractor_and_traced_step_are_reused_but_targets_are_not_stale(rng):
     assert feature_extractor(model, SMALL.layers) is extractor
     assert traced_step(extractor, SMALL, (1, 32, 28, 3)) is traced_step(extractor, SMALL, (1, 32, 28, 3))
     assert traced_step(extractor, SMALL, (1, 32, 28, 3)) is not traced_step(
-        extractor, SMALL.replace(style_weight=2.0), (1, 32, 28, 3))
+        extractor, SMALL.replace(normalization="paper"), (1, 32, 28, 3))
 
     _, targets_a, x = small_problem(rng)
     _, targets_b, _ = small_problem(rng)
@@ -109,7 +111,7 @@ def test_a_staged_run_stops_when_asked(photo):
 
 
 def test_smaller_stages_keep_the_contents_share_of_the_loss(photo):
-    from nst_teach.schedule import settings_per_stage
+    from nst_teach.stages import settings_per_stage
 
     settings = SMALL.replace(height=48)
     half, full = settings_per_stage(settings, ((0.5, 1), (1.0, 1)), photo)

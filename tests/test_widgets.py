@@ -10,7 +10,8 @@ from PIL import Image
 
 pytest.importorskip("ipywidgets")
 
-from nst_teach import optimize  # noqa: E402
+from nst_teach import evaluator, optimize  # noqa: E402
+from nst_teach.config import BOOK  # noqa: E402
 from nst_teach.form import layer_names  # noqa: E402
 from nst_teach.widgets import Playground, decode_upload  # noqa: E402
 
@@ -120,15 +121,15 @@ def test_stop_mid_iteration_keeps_the_best_image(tmp_path, monkeypatch):
     """Stop pressed during an iteration ends it at the next evaluation."""
     playground = small_playground(tmp_path, iterations=5, maxfun=50)
     seen = []
-    original_loss = optimize.Evaluator.loss
+    original_loss = evaluator.Evaluator.loss
 
-    def loss(evaluator, x):
-        seen.append(evaluator.history.n_evaluations)
+    def loss(self, x):
+        seen.append(self.history.n_evaluations)
         if len(seen) == 4:
             playground.stop()
-        return original_loss(evaluator, x)
+        return original_loss(self, x)
 
-    monkeypatch.setattr(optimize.Evaluator, "loss", loss)
+    monkeypatch.setattr(evaluator.Evaluator, "loss", loss)
     playground.run()
     result = playground.wait(timeout=120)
     assert result.stopped and result.history.n_evaluations == 3  # the 4th was refused
@@ -164,6 +165,19 @@ def test_invalid_settings_are_reported_without_starting(tmp_path):
     playground.run_button.click()
     assert not playground.running and playground.result is None
     assert "style_layers must name at least one layer" in playground.message.value
+
+
+def test_a_settings_error_marks_the_control_that_fixes_it(tmp_path):
+    playground = small_playground(tmp_path)
+    playground.style_layers.value = ()
+    playground.run_button.click()
+    assert not playground.running
+    marked = [name for name, widget in playground.form.controls.items()
+              if "nst-invalid" in widget._dom_classes]
+    assert marked == ["style_layers"]
+    assert "style layers: style_layers must name at least one" in playground.message.value
+    playground.form.mark(None)
+    assert not any("nst-invalid" in w._dom_classes for w in playground.form.controls.values())
 
 
 def test_errors_inside_the_run_reach_the_ui(tmp_path, monkeypatch):
@@ -236,7 +250,7 @@ def test_the_preset_menu_sets_every_control_and_the_rest(tmp_path):
     playground = Playground(results_dir=tmp_path)
     for name in ("book", "painterly-quick"):
         playground.preset.value = name
-        expected = PAINTERLY_QUICK["hed-vgg16"] if name != "book" else optimize.BOOK
+        expected = PAINTERLY_QUICK["hed-vgg16"] if name != "book" else BOOK
         assert playground.settings() == expected.replace(backbone="hed-vgg16")
     assert "coarse to fine" in playground.message.value
     playground.base = playground.base.replace(stages=((0.5, 3), (1.0, 3)))  # seconds, not a minute
@@ -294,13 +308,15 @@ def test_displaying_builds_and_traces_in_the_background_and_run_reuses_it(tmp_pa
     playground.prewarm.wait(timeout=120)
     assert playground.prewarm.done[0] == playground.settings().replace(iterations=1, maxfun=1)
     traced = []  # weighted_losses runs in Python only while a step is traced
-    from nst_teach import evaluator
-
     original = evaluator.weighted_losses
     monkeypatch.setattr(evaluator, "weighted_losses",
                         lambda *args: traced.append(1) or original(*args))
     playground.run()
     assert playground.wait(timeout=120) is not None and traced == []
+    playground.style_weight.value, playground.tv_weight.value = 10.0, 1e-3  # inputs of the step
+    playground.prewarm.wait(timeout=120)
+    playground.run()
+    assert playground.wait(timeout=120).settings.style_weight == 10.0 and traced == []
 
     playground.height.value = 48  # a new graph: traced again, in the background
     playground.prewarm.wait(timeout=120)
@@ -335,7 +351,7 @@ def test_a_quick_first_look_shows_first_and_the_run_starts_from_it(tmp_path, mon
 
     playground.preset.value = "book"
     assert not playground.first_look.value  # the book starts from the content image
-    assert not Playground(optimize.BOOK.replace(backbone="hed-vgg16")).first_look.value
+    assert not Playground(BOOK.replace(backbone="hed-vgg16")).first_look.value
 
 
 def test_thumbnails_show_the_chosen_pictures_beside_their_pickers(tmp_path):

@@ -12,7 +12,7 @@ import tensorflow as tf
 from nst_teach import BOOK
 from nst_teach.backbones import load_backbone
 from nst_teach.features import compute_targets, feature_extractor
-from nst_teach.optimize import make_loss_and_grads
+from nst_teach.evaluator import make_loss_and_grads
 from nst_teach.winograd import conv3x3, uses_winograd
 
 

@@ -29,7 +29,7 @@ def setup(height, backbone="random"):
     from nst_teach import BOOK, data, images
     from nst_teach.backbones import load_backbone
     from nst_teach.features import compute_targets, feature_extractor
-    from nst_teach.optimize import prepare_images
+    from nst_teach.problem import prepare_images
 
     settings = BOOK.replace(height=height, backbone=backbone)
     content, style = prepare_images(data.example(CONTENT), data.example(STYLE), settings)

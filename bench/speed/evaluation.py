@@ -26,7 +26,7 @@ def book_loss_and_grads(model, content_x, style_x, settings):
 
     from nst_teach.features import Targets
     from nst_teach.losses import gram_matrix, weighted_losses
-    from nst_teach.optimize import for_scipy, gradient_step
+    from nst_teach.evaluator import for_scipy, gradient_step
 
     network = tf.keras.Model(model.input, {n: model.get_layer(n).output for n in settings.layers})
     content = tf.constant(content_x)
@@ -90,8 +90,9 @@ def bench_per_evaluation(heights, repeats, with_xla=True):
 
     import tensorflow as tf
 
+    from nst_teach.evaluator import make_loss_and_grads, traced_step
     from nst_teach.features import feature_extractor
-    from nst_teach.optimize import make_loss_and_grads, traced_step
+    from nst_teach.losses import loss_weights
 
     rows = []
     for height in heights:
@@ -100,10 +101,10 @@ def bench_per_evaluation(heights, repeats, with_xla=True):
         book = book_loss_and_grads(model, content_x, style_x, settings)
         ours = make_loss_and_grads(extractor, targets, settings, content_x.shape)
         step = traced_step(extractor, settings, content_x.shape)
-        x32 = tf.constant(content_x)
+        x32, weights = tf.constant(content_x), loss_weights(settings)
 
         def graph_only(_):  # (b) without the float64 hand-over to scipy
-            parts, grad = step(x32, targets)
+            parts, grad = step(x32, targets, weights)
             return float(parts["total"]), grad.numpy()
 
         direct = feature_extractor(model, settings.layers, "direct")  # TensorFlow's kernels only

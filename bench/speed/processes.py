@@ -21,7 +21,7 @@ def child_memory(height, evaluations):
     """Peak resident memory of a fresh process: build, targets, `evaluations` evaluations."""
     import numpy as np
 
-    from nst_teach.optimize import make_loss_and_grads
+    from nst_teach.evaluator import make_loss_and_grads
 
     settings, model, extractor, targets, content_x, _ = setup(height)
     fn = make_loss_and_grads(extractor, targets, settings, content_x.shape)
@@ -56,7 +56,7 @@ def child_threads(intra, inter, height=256, repeats=5):
 
     tf.config.threading.set_intra_op_parallelism_threads(intra)
     tf.config.threading.set_inter_op_parallelism_threads(inter)
-    from nst_teach.optimize import make_loss_and_grads
+    from nst_teach.evaluator import make_loss_and_grads
 
     settings, model, extractor, targets, content_x, _ = setup(height)
     fn = make_loss_and_grads(extractor, targets, settings, content_x.shape)

@@ -34,13 +34,14 @@ from .. import _lazy_names
 
 _PUBLIC = {  # name -> the module that defines it; imported on first use, so that
     # `nst_teach.fast.settings` (the command line's --help) does not start TensorFlow
-    **dict.fromkeys(("INFO_MEMBER", "MIN_SIDE", "PACKAGE", "InstanceNormalization",
+    **dict.fromkeys(("INFO_MEMBER", "PACKAGE", "InstanceNormalization",
                      "ReflectionPadding2D", "ResizeLike", "ToPixels", "build_network",
                      "load_model", "save_model", "stylise"), "network"),
     **dict.fromkeys(("EXTRA_SKIMAGE_PHOTOS", "IMAGE_SUFFIXES", "PhotoSampler", "default_photos",
                      "photos_from_folder"), "photos"),
     **dict.fromkeys(("RecipeResult", "book_recipe"), "recipe"),
-    **dict.fromkeys(("FAST_CONTENT_LAYER", "FAST_STYLE_LAYERS", "FastSettings"), "settings"),
+    **dict.fromkeys(("FAST_CONTENT_LAYER", "FAST_STYLE_LAYERS", "FastSettings", "MIN_SIDE",
+                     "check_model_file"), "settings"),
     **dict.fromkeys(("PerceptualLoss", "make_loss", "style_targets", "vgg_input"), "perceptual_loss"),
     **dict.fromkeys(("FastHistory", "plot_fast_history", "save_fast_loss_plot"), "history"),
     **dict.fromkeys(("Checkpoint",), "checkpoints"),

@@ -17,10 +17,10 @@ from ..tensorflow_setup import keras, tf
 from .. import images
 from ..caches import Cache
 from ..images import ImageError, atomic_write
+from .settings import MIN_SIDE, check_model_file
 
 PACKAGE = "nst_teach"
 INFO_MEMBER = "nst_teach_training.json"  # our extra member inside the .keras zip
-MIN_SIDE = 8  # the smallest image side the network's padding can handle
 
 # --------------------------------------------------------------------------
 # The network
@@ -234,15 +234,7 @@ def load_model(path):
     Taught in notebook 08.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"no model file at {str(path)!r}: check the path, or train one with "
-                         "`nst-teach train-fast STYLE -o model.keras`")
-    if path.suffix != ".keras":
-        raise ValueError(f"{path.name} is not a .keras file: style networks are saved as "
-                         "'<name>.keras' by nst_teach.fast.train / `nst-teach train-fast`")
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path.name} is not a valid .keras archive (damaged or not a Keras "
-                         "model): train the model again, or use another checkpoint")
+    check_model_file(path)
     try:
         model = keras.saving.load_model(path, compile=True)
     except Exception as error:  # Keras raises many kinds here

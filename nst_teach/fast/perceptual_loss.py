@@ -13,7 +13,7 @@ __all__ = ["vgg_input", "style_targets", "PerceptualLoss", "make_loss"]
 import numpy as np
 
 from ..tensorflow_setup import tf
-from .. import images
+from .. import images, statistics
 from ..backbones import load_backbone
 from ..features import feature_extractor
 from ..images import IMAGENET_MEAN_BGR
@@ -28,21 +28,33 @@ def vgg_input(rgb):
     return rgb[..., ::-1] - tf.constant(IMAGENET_MEAN_BGR)
 
 
-def style_targets(extractor, style_image, layers):
-    """Each style layer's Gram matrix *per position* (G / M), from the style image.
+def style_targets(extractor, style_image, layers, statistic="gram", crop=None, seed=0):
+    """Each style layer's target from the style image, for `statistic` (notebook 10).
 
-    Dividing by the layer's number of positions M = h*w makes the target
-    independent of the style image's size; `PerceptualLoss` multiplies it
-    back by the training crop's M, so the style image need not be resized
-    to the crops' size or shape (the book stretches it instead).
+    ``"gram"``: the Gram matrix *per position* (G / M). Dividing by the
+    layer's number of positions M = h*w makes the target independent of the
+    style image's size; `PerceptualLoss` multiplies it back by the training
+    crop's M, so the style image need not be resized to the crops' size or
+    shape (the book stretches it instead). ``"gaussian"`` and ``"sliced"``
+    are averages, free of the size already; the sliced quantiles are taken at
+    as many levels as a `crop` x `crop` output has positions at that layer.
 
     Used by `nst_teach.fast.perceptual_loss`.
     """
     features = extractor(tf.constant(images.preprocess(style_image)))
+    if statistic == "sliced":
+        at_crop = extractor(tf.zeros((1, crop, crop, 3)))
     targets = {}
-    for name in layers:
+    for index, name in enumerate(layers):
         f = features[name]
-        targets[name] = gram_matrix(f) / float(f.shape[1] * f.shape[2])
+        if statistic == "gaussian":
+            targets[name] = statistics.gaussian_target([f])
+        elif statistic == "sliced":
+            shape = at_crop[name].shape
+            directions = statistics.random_directions(shape[-1], seed=seed + index)
+            targets[name] = statistics.sliced_target([f], shape[1] * shape[2], directions)
+        else:
+            targets[name] = gram_matrix(f) / float(f.shape[1] * f.shape[2])
     return targets
 
 
@@ -57,7 +69,8 @@ class PerceptualLoss:
     - style: for each style layer, `style_loss(target Gram, output features,
       normalization="paper")` divided by the same loss of an all-zero feature
       map, i.e. ||G_style - G_output||^2 / ||G_style||^2, then averaged over
-      the layers;
+      the layers (with ``settings.style_statistic`` "gaussian" or "sliced",
+      that statistic's distance over its distance from all-zero features);
     - tv: `total_variation_loss(output)` divided by the number of pixels;
 
     each averaged over the batch and multiplied by its weight.
@@ -91,12 +104,7 @@ class PerceptualLoss:
         for i in range(n):
             scale = content_loss(photo_c[i], tf.zeros_like(photo_c[i])) + 1e-6
             content.append(content_loss(photo_c[i], out_c[i]) / scale)
-            layers = []
-            for name in s.style_layers:
-                f = out_f[name][i:i + 1]
-                target = self.grams[name] * float(f.shape[1] * f.shape[2])
-                zero = style_loss(target, tf.zeros_like(f), None, "paper") + 1e-12
-                layers.append(style_loss(target, f, None, "paper") / zero)
+            layers = [self._relative_style(name, out_f[name][i:i + 1]) for name in s.style_layers]
             style.append(tf.add_n(layers) / len(layers))
             tv.append(total_variation_loss(outputs[i:i + 1]) / float(np.prod(outputs.shape[1:3])))
         parts = {
@@ -106,6 +114,18 @@ class PerceptualLoss:
         }
         parts["total"] = parts["content"] + parts["style"] + parts["tv"]
         return parts
+
+    def _relative_style(self, name, features):
+        """One layer's style loss over the same loss of an all-zero feature map."""
+        target, statistic = self.grams[name], getattr(self.settings, "style_statistic", "gram")
+        if statistic == "gram":
+            target = target * float(features.shape[1] * features.shape[2])
+            loss = lambda f: style_loss(target, f, None, "paper")  # noqa: E731
+        elif statistic == "gaussian":
+            loss = lambda f: statistics.gaussian_distance(target, f)  # noqa: E731
+        else:
+            loss = lambda f: statistics.sliced_distance(target, f)  # noqa: E731
+        return loss(features) / (loss(tf.zeros_like(features)) + 1e-12)
 
 
 def make_loss(style_image, settings):
@@ -120,7 +140,8 @@ def make_loss(style_image, settings):
     style_image = images.load_image(style_image)
     side = settings.style_size or 2 * settings.size
     style_image = images.resize(style_image, _shorter_side(style_image, side), "bicubic")
-    grams = style_targets(features, style_image, settings.style_layers)
+    grams = style_targets(features, style_image, settings.style_layers, settings.style_statistic,
+                          settings.size, settings.seed)
     return PerceptualLoss(features, content_features, grams, settings), backbone
 
 

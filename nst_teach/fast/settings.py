@@ -6,22 +6,43 @@ for ``nst-teach train-fast --help`` without importing TensorFlow.
 
 from __future__ import annotations
 
-__all__ = ["FAST_CONTENT_LAYER", "FAST_STYLE_LAYERS", "FastSettings"]
+__all__ = ["FAST_CONTENT_LAYER", "FAST_STYLE_LAYERS", "FastSettings", "MIN_SIDE", "check_model_file"]
 
 import dataclasses
+import zipfile
+from pathlib import Path
 
-from ..config import BACKBONES, CONVOLUTIONS, LAYER_HINT, VGG_LAYERS
-from ..schema import Choice, Integer, Integers, Names, Number, Optional, Text, schema, setting
+from ..config import BACKBONES, CONVOLUTIONS, LAYER_HINT, STYLE_STATISTICS, VGG_LAYERS
+from ..schema import Choice, Integer, Integers, Names, Number, Optional, Text, Validated, setting
 
 # Johnson et al.'s layers (relu2_2 for content; relu1_2 ... relu4_3 for style).
 # Keras' VGG layers include their ReLU, so `block2_conv2` *is* relu2_2, and the
 # names exist in VGG16 (hed-vgg16) and VGG19 alike.
 FAST_CONTENT_LAYER = "block2_conv2"
 FAST_STYLE_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3")
+MIN_SIDE = 8  # the smallest image side the network's padding can handle
 
 
-@schema
-class FastSettings:
+def check_model_file(path):
+    """Raise `ValueError` naming the fix if `path` is not a `.keras` file at all.
+
+    The checks that need no TensorFlow: ``nst-teach apply-fast`` makes them
+    before TensorFlow starts. Used by `nst_teach.fast.network` and the command line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no model file at {str(path)!r}: check the path, or train one with "
+                         "`nst-teach train-fast STYLE -o model.keras`")
+    if path.suffix != ".keras":
+        raise ValueError(f"{path.name} is not a .keras file: style networks are saved as "
+                         "'<name>.keras' by nst_teach.fast.train / `nst-teach train-fast`")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path.name} is not a valid .keras archive (damaged or not a Keras "
+                         "model): train the model again, or use another checkpoint")
+
+
+@dataclasses.dataclass(frozen=True)
+class FastSettings(Validated):
     """What decides a training run of a style network.
 
     The loss weights differ from the book's because the terms are measured
@@ -56,6 +77,8 @@ class FastSettings:
                                  Choice(VGG_LAYERS, what="layer", hint=LAYER_HINT))
     style_layers: tuple = setting(FAST_STYLE_LAYERS, "layers of the style loss, comma-separated",
                                   Names(VGG_LAYERS, what="layer", hint=LAYER_HINT))
+    style_statistic: str = setting("gram", "what the style loss compares: gram, gaussian or "
+                                   "sliced (notebook 10)", Choice(STYLE_STATISTICS))
     backbone: str = setting("auto", "the network", Choice(BACKBONES))
     weights: str | None = setting(None, "path of a local VGG19 weights file (.h5)",
                                   Optional(Text(path=True, what="the path of a .h5 file")))

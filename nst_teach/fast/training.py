@@ -17,7 +17,7 @@ import numpy as np
 
 from ..tensorflow_setup import keras, tf
 from .. import images
-from ..progress import ProgressBar, TrainingStep, combine, emit, reject_old_listeners
+from ..progress import ProgressBar, TrainingStep, combine, emit
 from .checkpoints import Checkpoint, style_name
 from .history import FastHistory
 from .network import build_network
@@ -71,7 +71,6 @@ def train(style, photos=None, settings=None, *, output=None, resume=False, progr
     """
     from ..data import image_or_example
 
-    reject_old_listeners("train", changes)
     settings = settings or FastSettings()
     settings = settings.replace(**changes) if changes else settings
     checkpoint = Checkpoint(output, style_name(style), settings)  # checks output before any work

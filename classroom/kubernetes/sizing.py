@@ -1,0 +1,119 @@
+"""A class on Kubernetes, sized from the figures measured in docs/teaching.md.
+
+    python classroom/kubernetes/sizing.py
+
+prints each student's memory and CPU (what config.yaml sets) and the table of
+docs/teaching.md's section "A class past one server" (30, 100 and 300
+students at once, the nodes and what they cost per hour). Nothing here is typed
+in twice: the per-notebook memory and run times, the idle server's memory and
+the cost of a first result are read from docs/teaching.md, and
+tests/test_kubernetes.py checks that config.yaml and that section agree with
+what this prints.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+TEACHING = Path(__file__).resolve().parents[2] / "docs" / "teaching.md"
+
+LESSON_MINUTES = 90  # the lesson plan's "four lessons of about 90 minutes"
+LESSONS = {1: ("01", "02"), 2: ("03", "04"), 3: ("05", "06"), 4: ("07",), 5: ("08", "09")}
+CORES_MEASURED = 2  # the figures were measured on 2 cores: no student needs more than a laptop's
+CLASS_SIZES = (30, 100, 300)
+
+# A typical cloud node: AWS m6i.2xlarge, 8 vCPU and 32 GiB, Linux, on demand, us-east-1.
+NODE = {"name": "m6i.2xlarge", "vcpu": 8, "gib": 32, "usd_per_hour": 0.384}
+# What Kubernetes and its per-node pods (kubelet, kube-proxy, the network plugin, the
+# chart's image puller) keep on each node: an estimate, after EKS's reserve for this size.
+NODE_RESERVED = {"vcpu": 0.5, "gib": 2.0}
+HUB_NODES = 1  # one more node for the hub, its proxy, ngshare and the chart's scheduler
+CLUSTER_USD_PER_HOUR = 0.10  # EKS's (and GKE's) fee per cluster
+
+
+def measured(text=None):
+    """The figures sizing needs, read from docs/teaching.md; used by `tests/test_kubernetes.py`."""
+    text = TEACHING.read_text() if text is None else text
+
+    def row(label):
+        match = re.search(rf"^\| {re.escape(label)} \|(.*)\|$", text, re.M)
+        if match is None:
+            raise ValueError(f"docs/teaching.md has no table row '{label}': sizing.py reads it")
+        return [float(cell.split()[0]) for cell in match.group(1).split("|")]
+
+    notebooks = [f"{n:02d}" for n in range(1, 10)]
+    first_result = re.search(r"about (\d+) core-seconds", text)
+    if first_result is None:
+        raise ValueError("docs/teaching.md no longer says how many core-seconds a first result takes")
+    return {"kernel_gb": dict(zip(notebooks, row("kernel memory, full size"), strict=True)),
+            "run_minutes": dict(zip(notebooks, row("run, full size"), strict=True)),
+            "server_gb": row("memory of a student's idle server (no kernel yet)")[0],
+            "first_result_core_seconds": float(first_result.group(1))}
+
+
+def ceil_to(value, step):
+    """`value` rounded up to a multiple of `step` (and to two decimals, against float noise)."""
+    return round(math.ceil(round(value / step, 6)) * step, 2)
+
+
+def per_student(figures):
+    """Each student's memory (GB) and cores: the limit and what Kubernetes guarantees; and the
+    share of a class computing at once. Used by `tests/test_kubernetes.py` and the command line.
+
+    limit: the largest kernel of the course (notebook 09) and the idle server, rounded up to
+    a whole GB. Guarantee: the largest kernel of lessons 1 to 4 and the server, rounded up
+    to half a GB. Share: the busiest lesson's run time at full size over the lesson's 90
+    minutes, rounded up to 5 %; each student is guaranteed that share of the 2 cores.
+    """
+    kernels, server = figures["kernel_gb"], figures["server_gb"]
+    regular = [notebook for lesson in (1, 2, 3, 4) for notebook in LESSONS[lesson]]
+    busiest = max(sum(figures["run_minutes"][n] for n in LESSONS[lesson]) for lesson in (1, 2, 3, 4))
+    share = ceil_to(busiest / LESSON_MINUTES, 0.05)
+    return {"memory_limit_gb": math.ceil(max(kernels.values()) + server),
+            "memory_guarantee_gb": ceil_to(max(kernels[n] for n in regular) + server, 0.5),
+            "cpu_limit": CORES_MEASURED,
+            "cpu_guarantee": round(CORES_MEASURED * share, 2),
+            "share_at_once": share}
+
+
+def class_size(students, student, figures):
+    """Nodes and cost per hour for `students` logged in at once; used by `table`."""
+    usable_gib = NODE["gib"] - NODE_RESERVED["gib"]
+    usable_vcpu = NODE["vcpu"] - NODE_RESERVED["vcpu"]
+    per_node = min(math.floor(usable_gib / student["memory_guarantee_gb"]),
+                   math.floor(round(usable_vcpu / student["cpu_guarantee"], 6)))
+    nodes = math.ceil(students / per_node) + HUB_NODES
+    usd = nodes * NODE["usd_per_hour"] + CLUSTER_USD_PER_HOUR
+    return {"students": students,
+            "computing": math.ceil(round(students * student["share_at_once"], 6)),
+            "memory_gib": students * student["memory_guarantee_gb"],
+            "cores": round(students * student["cpu_guarantee"], 1),
+            "per_node": per_node, "nodes": nodes, "usd_per_hour": usd,
+            "cents_per_student_hour": 100 * usd / students,
+            "all_at_once_seconds": per_node * figures["first_result_core_seconds"] / usable_vcpu}
+
+
+def table(figures=None):
+    """The sizing table of docs/teaching.md, as markdown; used by `tests/test_kubernetes.py`."""
+    figures = measured() if figures is None else figures
+    student = per_student(figures)
+    lines = ["| students at once | computing at once | memory guaranteed | cores guaranteed "
+             f"| {NODE['name']} nodes (students per node + hub) | US dollars per hour "
+             "| per student-hour | first result if all press Run together |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for size in CLASS_SIZES:
+        row = class_size(size, student, figures)
+        lines.append(
+            f"| {row['students']} | {row['computing']} | {row['memory_gib']:g} GiB "
+            f"| {row['cores']:g} | {row['nodes']} ({row['per_node']} per node + {HUB_NODES}) "
+            f"| {row['usd_per_hour']:.2f} | {row['cents_per_student_hour']:.1f} cents "
+            f"| {row['all_at_once_seconds']:.0f} s |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    numbers = per_student(measured())
+    print("Each student:", ", ".join(f"{key} {value:g}" for key, value in numbers.items()))
+    print(table())

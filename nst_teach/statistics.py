@@ -1,0 +1,232 @@
+"""Style statistics beyond the Gram matrix: what the style loss compares of a layer.
+
+Taught in notebook 10. The book compares Gram matrices (`nst_teach.losses`).
+Two statistics here compare the *distribution* of a layer's feature vectors
+(one vector of C channels per position) instead:
+
+- ``"gaussian"``: the mean and covariance, compared as the Wasserstein-2
+  distance between two Gaussians (crowsonkb/style-transfer-pytorch's default);
+- ``"sliced"``: the whole distribution, seen along fixed random directions:
+  project, sort, compare (Heitz et al., CVPR 2021).
+
+Both are averages per channel, so they do not grow with the image's size.
+A target is computed once from the style image(s) (`gaussian_target`,
+`sliced_target`); the distance from it to the combination's features is what
+the optimiser minimises (`gaussian_distance`, `sliced_distance`). Every
+function takes an optional `mask` of weights per position (spatial control,
+notebook 09) and blends several style images as one mixture.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "STATISTICS", "Gaussian", "Quantiles", "moments", "gaussian_target", "sqrtm_newton_schulz",
+    "gaussian_distance", "random_directions", "sliced_target", "sliced_distance",
+]
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .tensorflow_setup import tf
+
+from .config import STYLE_STATISTICS as STATISTICS  # "gram" (the book's), "gaussian", "sliced"
+
+NEWTON_SCHULZ_STEPS = 12
+"""Iterations of the matrix square root in `gaussian_distance`: enough for the large
+eigenvalues that carry the distance (tests/test_statistics.py measures the error)."""
+
+
+class Gaussian(NamedTuple):
+    """A style layer's Gaussian target: mean (C,), covariance square root (C, C), trace.
+
+    Used by `nst_teach.statistics`.
+    """
+
+    mean: tf.Tensor
+    cov_sqrt: tf.Tensor
+    cov_trace: tf.Tensor
+
+
+class Quantiles(NamedTuple):
+    """A style layer's sliced target: unit directions (C, K) and each direction's quantiles.
+
+    `values[i, k]` is the quantile at level (i + 0.5) / L of the features projected on
+    direction k, for L levels (L rows).
+
+    Used by `nst_teach.statistics`.
+    """
+
+    directions: tf.Tensor
+    values: tf.Tensor
+
+
+def _flat(features):
+    features = tf.convert_to_tensor(features, tf.float32)
+    return tf.reshape(features, (-1, features.shape[-1]))
+
+
+def _position_weights(flat, mask):
+    """Weights per position that sum to 1: uniform, or the mask's share."""
+    if mask is None:
+        n = tf.cast(tf.shape(flat)[0], tf.float32)
+        return tf.fill(tf.shape(flat)[:1], 1.0 / n)
+    mask = tf.reshape(tf.convert_to_tensor(mask, tf.float32), (-1,))
+    return mask / (tf.reduce_sum(mask) + 1e-12)
+
+
+def moments(features, mask=None):
+    """Mean (C,) and covariance (C, C) of the feature vectors, weighted by `mask`.
+
+        mu = sum_p w_p F[p],    Sigma = sum_p w_p (F[p] - mu)(F[p] - mu)^T
+
+    with weights w_p = 1 / positions, or the mask's values normalised to sum 1.
+
+    Taught in notebook 10.
+    """
+    flat = _flat(features)
+    w = _position_weights(flat, mask)
+    mean = tf.linalg.matvec(flat, w, transpose_a=True)
+    centred = flat - mean
+    return mean, tf.matmul(centred * w[:, None], centred, transpose_a=True)
+
+
+def _mixture(parts, blend):
+    """Weights of a blend, normalised: a blend of styles is a mixture of their distributions."""
+    blend = np.asarray(blend if blend is not None else [1.0] * len(parts), np.float64)
+    return blend / blend.sum()
+
+
+def gaussian_target(style_features, blend=None):
+    """The Gaussian of one style layer's features, or of the mixture of several styles.
+
+    `style_features` is a list of feature maps (one per style image); `blend`
+    weighs them (default equal). The mixture's mean and covariance are
+    sum w_i mu_i and sum w_i (Sigma_i + mu_i mu_i^T) - mu mu^T; the
+    covariance's square root is taken once here, exactly (eigendecomposition
+    in float64), since it never changes.
+
+    Taught in notebook 10.
+    """
+    weights = _mixture(style_features, blend)
+    stats = [tuple(np.float64(t.numpy()) for t in moments(f)) for f in style_features]
+    mean = sum(w * m for w, (m, _) in zip(weights, stats))
+    second = sum(w * (c + np.outer(m, m)) for w, (m, c) in zip(weights, stats))
+    cov = second - np.outer(mean, mean)
+    values, vectors = np.linalg.eigh((cov + cov.T) / 2)
+    root = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+    return Gaussian(tf.constant(mean, tf.float32), tf.constant(root, tf.float32),
+                    tf.constant(np.trace(cov), tf.float32))
+
+
+def sqrtm_newton_schulz(matrix, steps=NEWTON_SCHULZ_STEPS):
+    """The square root of a symmetric positive semi-definite matrix, by Newton-Schulz.
+
+    Only matrix products, so TensorFlow differentiates it. The matrix is
+    first divided by its Frobenius norm (every eigenvalue then lies in
+    [0, 1], where the iteration converges); eigenvalues near 0 converge
+    last, and those carry little of the trace.
+
+    Taught in notebook 10.
+    """
+    matrix = tf.convert_to_tensor(matrix, tf.float32)
+    norm = tf.norm(matrix) + 1e-12
+    eye = tf.eye(matrix.shape[-1], dtype=matrix.dtype)
+    y, z = matrix / norm, eye
+    for _ in range(steps):
+        t = 0.5 * (3.0 * eye - z @ y)
+        y, z = y @ t, t @ z
+    return y * tf.sqrt(norm)
+
+
+def gaussian_distance(target, features, mask=None, steps=NEWTON_SCHULZ_STEPS):
+    """Squared Wasserstein-2 distance between the target Gaussian and the features', per channel.
+
+        W2^2 = |mu - mu_t|^2 + tr(Sigma) + tr(Sigma_t) - 2 tr sqrt(Sigma_t^1/2 Sigma Sigma_t^1/2)
+
+    divided by the number of channels C. Zero when the two means and covariances are equal,
+    whatever the positions' order; symmetric in the two Gaussians.
+
+    Taught in notebook 10.
+    """
+    mean, cov = moments(features, mask)
+    root = target.cov_sqrt
+    cross = sqrtm_newton_schulz(root @ cov @ root, steps)
+    distance = (tf.reduce_sum(tf.square(mean - target.mean)) + tf.linalg.trace(cov)
+                + target.cov_trace - 2.0 * tf.linalg.trace(cross))
+    return distance / float(cov.shape[-1])
+
+
+def random_directions(channels, count=None, seed=0):
+    """`count` (default `channels`) random unit directions in channel space, as columns (C, K).
+
+    Fixed for a whole run (drawn from `seed`), so that the loss L-BFGS
+    minimises does not change under it.
+
+    Taught in notebook 10.
+    """
+    rng = np.random.default_rng(seed)
+    directions = rng.standard_normal((channels, count or channels))
+    return tf.constant(directions / np.linalg.norm(directions, axis=0), tf.float32)
+
+
+def sliced_target(style_features, levels, directions, blend=None):
+    """Quantiles of each style's features projected on `directions`, at `levels` levels.
+
+    `style_features` is a list of feature maps (one per style image); with
+    several, their blend is the mixture whose quantiles are taken (each
+    position weighs its style's blend weight over its style's positions).
+    `levels` is usually the combination's number of positions, so that its
+    sorted projections compare one to one.
+
+    Taught in notebook 10.
+    """
+    weights = _mixture(style_features, blend)
+    projected, position_weights = [], []
+    for weight, features in zip(weights, style_features):
+        flat = _flat(features).numpy()
+        projected.append(flat @ directions.numpy())
+        position_weights.append(np.full(len(flat), weight / len(flat)))
+    projected, position_weights = np.concatenate(projected), np.concatenate(position_weights)
+    order = np.argsort(projected, axis=0, kind="stable")
+    sorted_values = np.take_along_axis(projected, order, axis=0)
+    cumulative = np.cumsum(position_weights[order], axis=0) - position_weights[order] / 2
+    at = (np.arange(levels) + 0.5) / levels
+    values = np.stack([np.interp(at, cumulative[:, k], sorted_values[:, k])
+                       for k in range(projected.shape[1])], axis=1)
+    return Quantiles(directions, tf.constant(values, tf.float32))
+
+
+def sliced_distance(target, features, mask=None):
+    """Squared sliced Wasserstein distance to the target, per direction.
+
+    Projects each position's features on the target's directions, sorts
+    each direction's values and compares them with the target's quantiles
+    at the same levels: the mean squared difference, averaged over the
+    directions. With `mask`, each position counts by its weight, and sits at
+    the level its cumulative weight gives. Zero when the features have the
+    target's distribution along every direction, whatever the positions' order.
+
+    Taught in notebook 10.
+    """
+    projected = tf.transpose(_flat(features) @ target.directions)  # (K, N): sort along the last axis
+    quantiles = tf.transpose(target.values)  # (K, L)
+    if mask is None and quantiles.shape[-1] == projected.shape[-1]:  # one to one: no interpolation
+        return tf.reduce_mean(tf.square(tf.sort(projected, axis=-1) - quantiles))
+    w = _position_weights(projected[0], mask)
+    order = tf.argsort(projected, axis=-1, stable=True)
+    w_sorted = tf.gather(w, order)  # (K, N): each position's weight, in each direction's order
+    level = tf.cumsum(w_sorted, axis=-1) - w_sorted / 2
+    difference = tf.gather(projected, order, batch_dims=1) - _interpolate(quantiles, level)
+    return tf.reduce_sum(w_sorted * tf.square(difference)) / float(projected.shape[0])
+
+
+def _interpolate(quantiles, level):
+    """`quantiles` (K, L), at levels (i + 0.5) / L, read at `level` (K, N), linearly."""
+    count = quantiles.shape[-1]
+    position = tf.clip_by_value(level * count - 0.5, 0.0, count - 1.0)
+    low = tf.cast(tf.floor(position), tf.int32)
+    high = tf.minimum(low + 1, count - 1)
+    fraction = position - tf.cast(low, tf.float32)
+    below, above = tf.gather(quantiles, low, batch_dims=1), tf.gather(quantiles, high, batch_dims=1)
+    return below + fraction * (above - below)
