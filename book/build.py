@@ -551,16 +551,21 @@ LESSONS = (  # (lesson, its notebooks as the guide names them, their files, exer
     ("3. Smoothness and the optimiser", "05 total variation, 06 optimisation",
      ("05_total_variation", "06_optimisation"), "total-variation loss; the Evaluator"),
     ("4. Playing", "07 playground", ("07_playground",), "free experiments"),
-    ("5. (optional) Beyond the book", "08 fast style transfer, 09 beyond the book",
-     ("08_fast_style_transfer", "09_beyond_the_book"), "none"),
+    ("5. (optional) Beyond the book",
+     "08 fast style transfer, 09 beyond the book, 10 beyond the Gram matrix",
+     ("08_fast_style_transfer", "09_beyond_the_book", "10_beyond_the_gram_matrix"),
+     "the sliced distance (10)"),
 )
 RUN_NUMBERS = re.compile(r"(<!-- runs: ([\w ]+?) -->)(.*?)(<!-- runs: end -->)", re.S)
 
 
 def kept_runs():
-    """{notebook: its kept run's metadata (seconds, memory, load...)}, from book/runs/."""
+    """{notebook: its kept run's metadata (seconds, memory, load...)}, from book/runs/.
+
+    A notebook without a kept run yet is left out (its tables say "not run yet").
+    """
     return {name: nbformat.read(RUNS / f"{name}.ipynb", as_version=4).metadata["course_run"]
-            for name in notebook_names()}
+            for name in notebook_names() if (RUNS / f"{name}.ipynb").exists()}
 
 
 def run_numbers(runs):
@@ -569,8 +574,8 @@ def run_numbers(runs):
     names = list(runs)
     lessons = ["| lesson | notebooks | exercises | run, full size |", "| --- | --- | --- | --- |"]
     for lesson, titles, notebooks, exercises in LESSONS:
-        lessons.append(f"| {lesson} | {titles} | {exercises} | "
-                       f"{' + '.join(f'{minutes[n]:.1f} min' for n in notebooks)} |")
+        lessons.append(f"| {lesson} | {titles} | {exercises} | " + " + ".join(
+            f"{minutes[n]:.1f} min" if n in minutes else "not run yet" for n in notebooks) + " |")
     table = ["| notebook | " + " | ".join(name[:2] for name in names) + " |",
              "| --- |" + " --- |" * len(names),
              "| run, full size | " + " | ".join(f"{minutes[n]:.1f} min" for n in names) + " |",

@@ -241,6 +241,8 @@ def test_the_guide_s_numbers_are_computed_from_the_runs():
     assert "| kernel memory, full size | 1.0 GB | 2.0 GB |" in numbers["notebooks"]
     assert numbers["03 to 06"] == "18 minutes"  # 3 + 4 + 5 + 6
     assert numbers["largest kernel"] == f"notebook {names[-1][:2]}'s, reached {len(names)}.0 GB"
+    del runs[names[-1]]  # a notebook without a kept run yet
+    assert "not run yet" in build.run_numbers(runs)["lesson plan"]
     text = "a <!-- runs: 03 to 06 -->old<!-- runs: end --> b"
     assert build.with_run_numbers(text, runs) == "a <!-- runs: 03 to 06 -->18 minutes<!-- runs: end --> b"
     with pytest.raises(ValueError, match="makes"):
