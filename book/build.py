@@ -1,9 +1,11 @@
 """The course as a static website: every notebook with its figures, readable without running it.
 
-    python book/build.py                      # _build/course/ from the full-size runs in book/runs/
+    python book/build.py                      # the students' site, _build/course/, from book/runs/
+    python book/build.py --teacher            # the teacher's, _build/course-teacher/: with the answers
     python book/build.py --fast               # runs every notebook in fast mode first (CI does this)
     python book/build.py --run 04_style_loss  # runs notebooks at full size into book/runs/ (or: --run all)
     python book/build.py -o DIR               # the site goes into DIR instead
+    python book/build.py --docs               # docs/teaching.md's times and memory from book/runs/
 
 Open _build/course/index.html in a browser; the folder can be copied to any web
 server as it is (plain HTML and pictures, nothing fetched from the internet).
@@ -15,6 +17,15 @@ code cell shows the output of the run whose cell had the same source; a cell
 changed since its notebook's run shows a note instead, and the build says
 which notebook to re-run. Widgets (the playground, progress bars) are drawn
 as plain HTML from the state they had at the end of the run.
+
+Two sites come from the same runs. The students' site shows each exercise
+as nbgrader's student version does: the answer between the solution markers
+replaced by ``raise NotImplementedError()`` (nbgrader's own `ClearSolutions`),
+the check cell kept. The teacher's site (``--teacher``) shows the answers.
+Neither shows nbval's ``# NBVAL_...`` markers, which are for the tests.
+
+``--docs`` rewrites the tables of docs/teaching.md that come from the kept
+runs (times and memory), between its ``<!-- runs: ... -->`` markers.
 
 See docs/teaching.md ("The course as a website").
 """
@@ -42,12 +53,17 @@ DOCS = ROOT / "docs"
 RUNS = ROOT / "book" / "runs"
 TEMPLATES = ROOT / "book" / "templates"
 OUTPUT = ROOT / "_build" / "course"
+TEACHER_OUTPUT = ROOT / "_build" / "course-teacher"
+TEACHING = DOCS / "teaching.md"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg"}
 INDEX_BANNER = ('<div class="course-banner">The nst-teach course as a website: each notebook '
                 "below with the text, code, output and figures of one run. To run the notebooks "
                 "yourself, get the repository and open <code>notebooks/</code> in Jupyter.</div>")
+TEACHER_BANNER = ('<div class="course-banner">The teacher\'s edition: the exercises show their '
+                  "answers. Students get the edition without them.</div>")
+TEST_MARKER = re.compile(r"^[ \t]*# NBVAL_\w+[ \t]*\n?", re.M)
 PNG_KEPT_UP_TO = 120_000  # bytes: larger PNGs of photo-like pictures are stored as JPEG
 DATA_URI = re.compile(r"""src=(["'])data:image/(png|jpeg);base64,([A-Za-z0-9+/=\s]+)\1""")
 
@@ -336,11 +352,38 @@ def with_outputs(name, run):
     return notebook, stale
 
 
-class Site:
-    """Pages for the notebooks (from their runs), the notebooks' README (the index) and docs/*.md."""
+def without_solutions(notebook):
+    """The students' version of an exercise: as nbgrader's `ClearSolutions` leaves it.
 
-    def __init__(self, output):
-        self.output = Path(output)
+    Each answer between the solution markers becomes ``raise NotImplementedError()``;
+    the check cells stay, without the "is correct" their run printed for the answer.
+    """
+    from nbgrader import utils
+    from nbgrader.preprocessors import ClearSolutions
+
+    notebook, _ = ClearSolutions().preprocess(notebook, {})
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and (utils.is_solution(cell) or utils.is_grade(cell)):
+            cell.outputs = []
+    return notebook
+
+
+def without_test_markers(notebook):
+    """Code cells without nbval's ``# NBVAL_CHECK_OUTPUT`` lines: they are for the tests."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.source = TEST_MARKER.sub("", cell.source)
+    return notebook
+
+
+class Site:
+    """Pages for the notebooks (from their runs), the notebooks' README (the index) and docs/*.md.
+
+    `teacher`: the exercises keep their answers; otherwise they are the students' versions.
+    """
+
+    def __init__(self, output, teacher=False):
+        self.output, self.teacher = Path(output), teacher
         self.pages = {}  # repository path -> site path, for links
         for name in notebook_names():
             self.pages[f"notebooks/{name}.ipynb"] = f"{name}.html"
@@ -366,6 +409,7 @@ class Site:
                 if (RUNS / name).is_dir():
                     shutil.copytree(RUNS / name, self.output / name)
             notebook, stale = with_outputs(name, run)
+            notebook = without_test_markers(notebook if self.teacher else without_solutions(notebook))
             self.write_page(f"notebooks/{name}.ipynb", notebook, banner=self.banner(name, notebook))
             self.manifest[f"{name}.html"] = {"figures": figure_count(notebook), "stale_cells": stale}
             if stale:
@@ -385,16 +429,16 @@ class Site:
                                     f"`python book/build.py --run {name}`, or build with --fast")
         return nbformat.read(path, as_version=4)
 
-    @staticmethod
-    def banner(name, notebook):
+    def banner(self, name, notebook):
         run = notebook.metadata.get("course_run", {})
         if run.get("fast"):
             how = "in fast mode (NST_TEACH_FAST=1: small pictures, few iterations)"
         else:
-            how = (f"at full size on {run.get('date', '?')}, in {run.get('seconds', 0) / 60:.0f} "
-                   f"minutes on {run.get('cpus', '?')} CPU cores (load average "
+            how = (f"at full size on {run.get('date', '?')}, in {duration(run.get('seconds', 0))} "
+                   f"on {run.get('cpus', '?')} CPU cores (load average "
                    f"{run.get('load_average_after', '?')} at the end)")
-        return (f'<div class="course-banner">This page is notebook <code>{name}.ipynb</code> as it '
+        return ((TEACHER_BANNER if self.teacher else "") +
+                f'<div class="course-banner">This page is notebook <code>{name}.ipynb</code> as it '
                 f"ran {how}. To run it yourself, open <code>notebooks/{name}.ipynb</code> from the "
                 "repository in Jupyter.</div>")
 
@@ -405,6 +449,8 @@ class Site:
             (line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")),
             Path(source).stem)
         banner = INDEX_BANNER if self.pages[source] == "index.html" else ""
+        if self.teacher and banner:
+            banner = TEACHER_BANNER + banner
         self.write_page(source, notebook, banner=banner)
 
     def write_page(self, source, notebook, banner=""):
@@ -467,6 +513,11 @@ class Site:
         return f'<nav class="course-nav">{"".join(links)}</nav>'
 
 
+def duration(seconds):
+    """'73 seconds', '24 minutes': how long a run took, as the banner of its page says it."""
+    return f"{seconds:.0f} seconds" if seconds < 90 else f"{round(seconds / 60)} minutes"
+
+
 def placeholder(index):
     return f"COURSEMATH{index:04d}X"
 
@@ -490,6 +541,72 @@ def maths_to_placeholders(markdown, maths):
                    for part in parts)
 
 
+# --- the teacher's guide's numbers, from the kept runs -----------------------------------------
+
+LESSONS = (  # (lesson, its notebooks as the guide names them, their files, exercises)
+    ("1. The set-up and the network", "01 set-up check, 02 images and VGG",
+     ("01_setup", "02_images_and_vgg"), "none"),
+    ("2. What the losses measure", "03 content loss, 04 style loss",
+     ("03_content_loss", "04_style_loss"), "content loss; Gram matrix; the book's style loss"),
+    ("3. Smoothness and the optimiser", "05 total variation, 06 optimisation",
+     ("05_total_variation", "06_optimisation"), "total-variation loss; the Evaluator"),
+    ("4. Playing", "07 playground", ("07_playground",), "free experiments"),
+    ("5. (optional) Beyond the book",
+     "08 fast style transfer, 09 beyond the book, 10 beyond the Gram matrix",
+     ("08_fast_style_transfer", "09_beyond_the_book", "10_beyond_the_gram_matrix"),
+     "the sliced distance (10)"),
+)
+RUN_NUMBERS = re.compile(r"(<!-- runs: ([\w ]+?) -->)(.*?)(<!-- runs: end -->)", re.S)
+
+
+def kept_runs():
+    """{notebook: its kept run's metadata (seconds, memory, load...)}, from book/runs/.
+
+    A notebook without a kept run yet is left out (its tables say "not run yet").
+    """
+    return {name: nbformat.read(RUNS / f"{name}.ipynb", as_version=4).metadata["course_run"]
+            for name in notebook_names() if (RUNS / f"{name}.ipynb").exists()}
+
+
+def run_numbers(runs):
+    """The texts docs/teaching.md shows between its `<!-- runs: NAME -->` markers."""
+    minutes = {name: run["seconds"] / 60 for name, run in runs.items()}
+    names = list(runs)
+    lessons = ["| lesson | notebooks | exercises | run, full size |", "| --- | --- | --- | --- |"]
+    for lesson, titles, notebooks, exercises in LESSONS:
+        lessons.append(f"| {lesson} | {titles} | {exercises} | " + " + ".join(
+            f"{minutes[n]:.1f} min" if n in minutes else "not run yet" for n in notebooks) + " |")
+    table = ["| notebook | " + " | ".join(name[:2] for name in names) + " |",
+             "| --- |" + " --- |" * len(names),
+             "| run, full size | " + " | ".join(f"{minutes[n]:.1f} min" for n in names) + " |",
+             "| kernel memory, full size | " + " | ".join(
+                 f"{runs[n]['kernel_peak_memory_mb'] / 1024:.1f} GB" for n in names) + " |",
+             "| load average at the end | " + " | ".join(
+                 f"{runs[n]['load_average_after']:g}" for n in names) + " |",
+             "| run on | " + " | ".join(runs[n]["date"] for n in names) + " |"]
+    largest = max(names, key=lambda n: runs[n]["kernel_peak_memory_mb"])
+    return {
+        "lesson plan": "\n" + "\n".join(lessons) + "\n",
+        "notebooks": "\n" + "\n".join(table) + "\n",
+        "03 to 06": f"{sum(minutes[n] for n in names[2:6]):.0f} minutes",
+        "largest kernel": f"notebook {largest[:2]}'s, reached "
+                          f"{runs[largest]['kernel_peak_memory_mb'] / 1024:.1f} GB",
+    }
+
+
+def with_run_numbers(text, runs=None):
+    """`text` (docs/teaching.md) with the kept runs' numbers between its markers."""
+    numbers = run_numbers(runs or kept_runs())
+
+    def replace(match):
+        if match.group(2) not in numbers:
+            raise ValueError(f"docs/teaching.md asks for run numbers {match.group(2)!r}; "
+                             f"book/build.py makes {', '.join(numbers)}")
+        return match.group(1) + numbers[match.group(2)] + match.group(4)
+
+    return RUN_NUMBERS.sub(replace, text)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python book/build.py", description=__doc__.split("\n")[0])
     parser.add_argument("--fast", action="store_true",
@@ -498,13 +615,22 @@ def main(argv=None):
     parser.add_argument("--run", nargs="+", metavar="NOTEBOOK",
                         help="first run these notebooks at full size and keep them in book/runs/ "
                              "('all': every one), then build from book/runs/")
-    parser.add_argument("-o", "--output", default=str(OUTPUT), help=f"default {OUTPUT}")
+    parser.add_argument("--teacher", action="store_true",
+                        help="the teacher's site, with the exercises' answers "
+                             f"(default folder {TEACHER_OUTPUT})")
+    parser.add_argument("--docs", action="store_true",
+                        help="also write the kept runs' times and memory into docs/teaching.md")
+    parser.add_argument("-o", "--output", help=f"default {OUTPUT}")
     args = parser.parse_args(argv)
     for name in (notebook_names() if args.run == ["all"] else args.run or []):
         if name.removesuffix(".ipynb") not in notebook_names():
             parser.error(f"no notebook {name!r}; choose from {', '.join(notebook_names())} or all")
         store_run(name.removesuffix(".ipynb"), fast=args.fast)
-    manifest = Site(args.output).build(fast=args.fast and not args.run)
+    if args.docs:
+        TEACHING.write_text(with_run_numbers(TEACHING.read_text()))
+        print(f"{TEACHING.relative_to(ROOT)}: the kept runs' numbers written")
+    args.output = args.output or str(TEACHER_OUTPUT if args.teacher else OUTPUT)
+    manifest = Site(args.output, teacher=args.teacher).build(fast=args.fast and not args.run)
     figures = sum(page["figures"] for page in manifest.values())
     print(f"The course site: {Path(args.output) / 'index.html'} "
           f"({len(manifest)} notebook pages, {figures} figures)")

@@ -200,10 +200,14 @@ def load_backbone(name="auto", weights=None, seed=0, pooling="max"):
     Returns ``(model, resolved_name)``. ``"auto"`` falls back from ``vgg19`` to
     ``hed-vgg16`` with a warning; naming ``"vgg19"`` never falls back.
     ``pooling="avg"`` swaps max for average pooling (see `with_average_pooling`).
+    `seed` only draws the ``"random"`` network's weights: a pretrained
+    backbone is the same network whatever the seed, so a run with another
+    seed (a noise start) reuses it, its extractor and its traced loss step.
     `nst_teach.clear_caches` forgets the built networks.
 
     Taught in notebooks 01 and 02.
     """
+    seed = seed if name == "random" else 0
     return _NETWORKS.get((name, weights, seed, pooling),
                           lambda: _build_backbone(name, weights, seed, pooling))
 

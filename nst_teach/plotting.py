@@ -100,16 +100,13 @@ def plot_png(draw, path=None, figsize=(7, 4), dpi=100):
     return path
 
 
-def show_images(images, titles=None, size=3.0, axes=None):
-    """Images side by side in one row, without axes, each with its title.
+def show_images(images, titles=None, size=3.0, axes=None, columns=None):
+    """Images side by side, without axes, each with its title: one row, or rows of `columns`.
 
     Taught in notebooks 01 and 02.
     """
-    import matplotlib.pyplot as plt
-
     if axes is None:
-        _, axes = plt.subplots(1, len(images), figsize=(size * len(images), size), squeeze=False)
-        axes = axes[0]
+        axes = _grid(len(images), columns or len(images), size).ravel()
     for i, (ax, image) in enumerate(zip(axes, images)):
         ax.imshow(image, cmap="gray" if getattr(image, "ndim", 3) == 2 else None)
         ax.set_axis_off()
@@ -193,11 +190,11 @@ def gram_heatmaps(grams, titles, channels=24, size=4.0):
 
 
 def filmstrip(images, titles=None, columns=6, size=2.0):
-    """Many images in rows of `columns`, e.g. one per iteration (notebook 06).
+    """Many images in rows of `columns` (fewer images: one row just as wide), e.g. one per iteration.
 
     Taught in notebook 06.
     """
-    axes = _grid(len(images), columns, size).ravel()
+    axes = _grid(len(images), min(columns, len(images)), size).ravel()
     show_images(images, titles, axes=axes[: len(images)])
     return axes
 

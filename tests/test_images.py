@@ -310,3 +310,26 @@ def test_a_staged_runs_loss_curve_draws_every_stage_one_after_another():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["total", "content", "style", "total variation"]
     empty = plot_loss_history([(64, History())], Figure().add_subplot())
     assert empty.get_title() == "no loss evaluated yet" and not empty.lines
+
+
+def test_rows_of_pictures_fill_the_width_a_projector_shows():
+    """Seven reconstructions in rows of four; a three-picture filmstrip one row of three, not six."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nst_teach.plotting import filmstrip, show_images
+
+    pictures = [np.full((8, 8, 3), 40 * i, np.uint8) for i in range(7)]
+    axes = show_images(pictures, [str(i) for i in range(7)], size=2.0, columns=4)
+    figure = axes[0].figure
+    assert tuple(figure.get_size_inches()) == (8.0, 4.0)
+    assert [ax.get_title() for ax in axes if ax.images] == [str(i) for i in range(7)]
+    plt.close(figure)
+    axes = filmstrip(pictures[:3], columns=6, size=2.0)
+    assert tuple(axes[0].figure.get_size_inches()) == (6.0, 2.0) and all(ax.images for ax in axes)
+    plt.close(axes[0].figure)
+    axes = show_images(pictures[:2], size=3.0)  # the usual single row
+    assert tuple(axes[0].figure.get_size_inches()) == (6.0, 3.0)
+    plt.close(axes[0].figure)

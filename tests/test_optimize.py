@@ -1,5 +1,9 @@
 """The Evaluator, the loop, and an end-to-end run with the offline backbone."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -244,3 +248,32 @@ def test_numpy_numbers_work_end_to_end():
     result = transfer("grace_hopper", "cubist", BOOK, height=np.int64(32), iterations=np.int32(1),
                       maxfun=np.int64(3), backbone="random", style_weight=np.float32(1.0))
     assert result.image.shape == (32, 27, 3)
+
+
+
+REPEAT_AT_FULL_SIZE = """
+import nst_teach as nst
+from nst_teach import data
+
+base = nst.BOOK.replace(height=224, iterations=8, maxfun=20, backbone="hed-vgg16",
+                        resample="bicubic")
+photo, swirls = data.example("grace_hopper"), data.example("swirls")
+nst.transfer(photo, swirls, base, optimizer="adam")
+a, b, c = (nst.transfer(photo, swirls, base.replace(init="noise", seed=seed)) for seed in (7, 7, 8))
+print(a.history.n_evaluations, a.history.evaluations["total"][0] == b.history.evaluations["total"][0],
+      a.history.evaluations["total"][0] != c.history.evaluations["total"][0], a.loss / b.loss)
+"""
+
+
+@pytest.mark.slow
+def test_the_same_seed_starts_the_same_and_ends_close_at_the_notebook_s_size():
+    # What notebook 09, section 7 promises, at its full size (224 px, 8 x 20 evaluations),
+    # after an Adam run in the same process: the same seed, the same start to the last bit and
+    # a final loss within 2 %; another seed, another start. (Bit for bit all the way is not
+    # promised: a loss can differ in its last bit along the way, and L-BFGS grows that.)
+    out = subprocess.run([sys.executable, "-c", REPEAT_AT_FULL_SIZE], capture_output=True,
+                         text=True, timeout=1800, env={**os.environ, "NST_TEACH_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    evaluations, same_start, other_start, ratio = out.stdout.split()[-4:]
+    assert int(evaluations) >= 160 and same_start == "True" and other_start == "True"
+    assert abs(float(ratio) - 1) < 0.02

@@ -143,3 +143,107 @@ def test_pages_fetch_nothing_from_the_internet(site):
         assert not re.search(r'<(script|link|img)[^>]+(src|href)="(https?:)?//', text), page.name
         assert "$" not in re.sub(r"<pre.*?</pre>|<code.*?</code>", "", text, flags=re.S) or \
             page.name.startswith("docs"), f"{page.name}: maths left as TeX"
+
+
+def page_text(page):
+    """What a page shows as text: tags (and the syntax highlighting's spans) removed."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def solution_lines(name):
+    """The lines of notebooks/<name>.ipynb's answers (between nbgrader's solution markers)
+    that the notebook does not also show outside them (``self.loss_value = None``)."""
+    notebook = nbformat.read(build.NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    answers, given = [], set()
+    for cell in notebook.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if "### END SOLUTION" in line:
+                inside = False
+            elif inside and line.strip():
+                answers.append(line.strip())
+            elif not inside:
+                given.add(line.strip())
+            inside = inside or "### BEGIN SOLUTION" in line
+    return [line for line in answers if line not in given]
+
+
+@pytest.fixture(scope="module")
+def teacher_site(tmp_path_factory):
+    output = tmp_path_factory.mktemp("teacher")
+    build.Site(output, teacher=True).build(fast=False)
+    return output
+
+
+def test_the_students_site_has_no_answer_and_the_teachers_has_them(site, teacher_site):
+    output, _ = site
+    exercises = [name for name in build.notebook_names() if solution_lines(name)]
+    assert exercises[:4] == ["03_content_loss", "04_style_loss", "05_total_variation", "06_optimisation"]
+    for name in exercises:
+        students = page_text((output / f"{name}.html").read_text())
+        teachers = page_text((teacher_site / f"{name}.html").read_text())
+        for line in solution_lines(name):
+            assert line not in students, f"{name}: the students' page shows the answer line {line!r}"
+            assert line in teachers, f"{name}: the teacher's page lacks the answer line {line!r}"
+        assert re.search(r"# YOUR CODE HERE\s+raise NotImplementedError\(\)", students), name  # the stub
+        assert "checks.check_" in students, f"{name}: the check cell must stay"
+        assert "is correct" not in students and "is correct" in teachers, name  # no ✓ under a stub
+        assert "YOUR CODE HERE" not in teachers and "teacher's edition" in teachers, name
+
+
+def test_no_page_shows_the_tests_markers(site, teacher_site):
+    output, _ = site
+    sources = "".join((build.NOTEBOOKS / f"{name}.ipynb").read_text() for name in build.notebook_names())
+    assert "NBVAL_CHECK_OUTPUT" in sources  # there are markers to hide
+    for page in [*output.glob("*.html"), *teacher_site.glob("*.html")]:
+        assert "NBVAL_" not in page_text(page.read_text()), page.name
+
+
+def test_a_run_s_duration_reads_as_a_person_would_say_it():
+    assert [build.duration(s) for s in (73, 89, 90, 100, 604, 1409)] == [
+        "73 seconds", "89 seconds", "2 minutes", "2 minutes", "10 minutes", "23 minutes"]
+
+
+def test_a_marked_cell_is_compared_with_its_kept_run_in_fast_mode():
+    """nbval compares a `# NBVAL_CHECK_OUTPUT` cell's fast-mode output with the kept run's."""
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("notebooks_conftest", ROOT / "notebooks" / "conftest.py")
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+    marked = [(name, cell) for name in build.notebook_names()
+              for cell in nbformat.read(build.NOTEBOOKS / f"{name}.ipynb", as_version=4).cells
+              if cell.cell_type == "code" and "# NBVAL_CHECK_OUTPUT" in cell.source]
+    assert {name for name, _ in marked} >= {"01_setup", "02_images_and_vgg"}
+    for name, cell in marked:
+        item = SimpleNamespace(cell=cell, path=build.NOTEBOOKS / f"{name}.ipynb")
+        conftest.compare_with_kept_run(item)
+        kept = next(c for c in build.Site.stored_run(name).cells if c.get("source") == cell.source)
+        assert cell.outputs == kept.outputs and cell.outputs and cell.execution_count, name
+    unmarked = SimpleNamespace(cell=nbformat.v4.new_code_cell("print(1)"), path=Path("01_setup.ipynb"))
+    conftest.compare_with_kept_run(unmarked)
+    assert unmarked.cell.outputs == [] and unmarked.cell.execution_count is None
+
+
+def test_the_teachers_guide_has_the_kept_runs_times_and_memory():
+    text = build.TEACHING.read_text()
+    assert build.with_run_numbers(text) == text, "stale: run python book/build.py --docs"
+    assert text.count("<!-- runs: end -->") == len(build.run_numbers(build.kept_runs())) == 4
+
+
+def test_the_guide_s_numbers_are_computed_from_the_runs():
+    names = build.notebook_names()
+    runs = {name: {"seconds": 60 * (i + 1), "kernel_peak_memory_mb": 1024 * (i + 1),
+                   "load_average_after": 2.5, "date": "2026-12-03"} for i, name in enumerate(names)}
+    numbers = build.run_numbers(runs)
+    assert "| 3. Smoothness and the optimiser | 05 total variation, 06 optimisation | " \
+           "total-variation loss; the Evaluator | 5.0 min + 6.0 min |" in numbers["lesson plan"]
+    assert "| kernel memory, full size | 1.0 GB | 2.0 GB |" in numbers["notebooks"]
+    assert numbers["03 to 06"] == "18 minutes"  # 3 + 4 + 5 + 6
+    assert numbers["largest kernel"] == f"notebook {names[-1][:2]}'s, reached {len(names)}.0 GB"
+    del runs[names[-1]]  # a notebook without a kept run yet
+    assert "not run yet" in build.run_numbers(runs)["lesson plan"]
+    text = "a <!-- runs: 03 to 06 -->old<!-- runs: end --> b"
+    assert build.with_run_numbers(text, runs) == "a <!-- runs: 03 to 06 -->18 minutes<!-- runs: end --> b"
+    with pytest.raises(ValueError, match="makes"):
+        build.with_run_numbers("<!-- runs: nonsense -->x<!-- runs: end -->", runs)
