@@ -569,28 +569,38 @@ def kept_runs():
 
 
 def run_numbers(runs):
-    """The texts docs/teaching.md shows between its `<!-- runs: NAME -->` markers."""
-    minutes = {name: run["seconds"] / 60 for name, run in runs.items()}
+    """The texts docs/teaching.md shows between its `<!-- runs: NAME -->` markers.
+
+    A notebook whose kept run is a fast-mode one has no full-size figures: it says so.
+    """
+    full = {name: run for name, run in runs.items() if not run.get("fast")}
+    minutes = {name: run["seconds"] / 60 for name, run in full.items()}
     names = list(runs)
+    unknown = "fast-mode run only"
     lessons = ["| lesson | notebooks | exercises | run, full size |", "| --- | --- | --- | --- |"]
     for lesson, titles, notebooks, exercises in LESSONS:
         lessons.append(f"| {lesson} | {titles} | {exercises} | " + " + ".join(
-            f"{minutes[n]:.1f} min" if n in minutes else "not run yet" for n in notebooks) + " |")
+            f"{minutes[n]:.1f} min" if n in minutes else unknown if n in runs else "not run yet"
+            for n in notebooks) + " |")
+    cell = lambda n, text: text if n in full else unknown  # noqa: E731
     table = ["| notebook | " + " | ".join(name[:2] for name in names) + " |",
              "| --- |" + " --- |" * len(names),
-             "| run, full size | " + " | ".join(f"{minutes[n]:.1f} min" for n in names) + " |",
-             "| kernel memory, full size | " + " | ".join(
-                 f"{runs[n]['kernel_peak_memory_mb'] / 1024:.1f} GB" for n in names) + " |",
+             "| run, full size | " + " | ".join(cell(n, f"{minutes.get(n, 0):.1f} min") for n in names) + " |",
+             "| kernel memory, full size | " + " | ".join(cell(n, f"{runs[n]['kernel_peak_memory_mb'] / 1024:.1f} GB")
+                                                      for n in names) + " |",
              "| load average at the end | " + " | ".join(
-                 f"{runs[n]['load_average_after']:g}" for n in names) + " |",
-             "| run on | " + " | ".join(runs[n]["date"] for n in names) + " |"]
-    largest = max(names, key=lambda n: runs[n]["kernel_peak_memory_mb"])
+                 cell(n, f"{runs[n].get('load_average_after', 0):g}") for n in names) + " |",
+             "| run on | " + " | ".join(runs[n].get("date", "") for n in names) + " |"]
+    largest = max(full, key=lambda n: full[n]["kernel_peak_memory_mb"])
+    together = [n for n in names[2:6]]
     return {
         "lesson plan": "\n" + "\n".join(lessons) + "\n",
         "notebooks": "\n" + "\n".join(table) + "\n",
-        "03 to 06": f"{sum(minutes[n] for n in names[2:6]):.0f} minutes",
+        "03 to 06": (f"{sum(minutes[n] for n in together):.0f} minutes" if all(n in minutes for n in together)
+                     else "not known: " + ", ".join(n[:2] for n in together if n not in minutes)
+                     + " have fast-mode runs only"),
         "largest kernel": f"notebook {largest[:2]}'s, reached "
-                          f"{runs[largest]['kernel_peak_memory_mb'] / 1024:.1f} GB",
+                          f"{full[largest]['kernel_peak_memory_mb'] / 1024:.1f} GB",
     }
 
 

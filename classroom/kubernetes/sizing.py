@@ -20,7 +20,7 @@ from pathlib import Path
 TEACHING = Path(__file__).resolve().parents[2] / "docs" / "teaching.md"
 
 LESSON_MINUTES = 90  # the lesson plan's "four lessons of about 90 minutes"
-LESSONS = {1: ("01", "02"), 2: ("03", "04"), 3: ("05", "06"), 4: ("07",), 5: ("08", "09")}
+LESSONS = {1: ("01", "02"), 2: ("03", "04"), 3: ("05", "06"), 4: ("07",), 5: ("08", "09", "10")}
 CORES_MEASURED = 2  # the figures were measured on 2 cores: no student needs more than a laptop's
 CLASS_SIZES = (30, 100, 300)
 
@@ -41,14 +41,19 @@ def measured(text=None):
         match = re.search(rf"^\| {re.escape(label)} \|(.*)\|$", text, re.M)
         if match is None:
             raise ValueError(f"docs/teaching.md has no table row '{label}': sizing.py reads it")
-        return [float(cell.split()[0]) for cell in match.group(1).split("|")]
+        # a notebook whose kept run is fast-mode only has no figure: None, left out of the sizing
+        return [float(cell.split()[0]) if cell[:1].isdigit() else None
+                for cell in (c.strip() for c in match.group(1).split("|"))]
 
-    notebooks = [f"{n:02d}" for n in range(1, 10)]
+    kernel_row = row("kernel memory, full size")  # first: its absence is the error to name
+    header = re.search(r"^\| notebook \|(.*)\|$", text, re.M)
+    notebooks = [cell.strip() for cell in header.group(1).split("|")]
     first_result = re.search(r"about (\d+) core-seconds", text)
     if first_result is None:
         raise ValueError("docs/teaching.md no longer says how many core-seconds a first result takes")
-    return {"kernel_gb": dict(zip(notebooks, row("kernel memory, full size"), strict=True)),
-            "run_minutes": dict(zip(notebooks, row("run, full size"), strict=True)),
+    known = lambda label: {n: value for n, value in zip(notebooks, row(label), strict=True)  # noqa: E731
+                           if value is not None}
+    return {"kernel_gb": {n: v for n, v in zip(notebooks, kernel_row, strict=True) if v is not None}, "run_minutes": known("run, full size"),
             "server_gb": row("memory of a student's idle server (no kernel yet)")[0],
             "first_result_core_seconds": float(first_result.group(1))}
 
@@ -62,14 +67,14 @@ def per_student(figures):
     """Each student's memory (GB) and cores: the limit and what Kubernetes guarantees; and the
     share of a class computing at once. Used by `tests/test_kubernetes.py` and the command line.
 
-    limit: the largest kernel of the course (notebook 09) and the idle server, rounded up to
-    a whole GB. Guarantee: the largest kernel of lessons 1 to 4 and the server, rounded up
+    limit: the largest kernel of the course measured at full size and the idle server,
+    rounded up to a whole GB (a notebook with a fast-mode kept run only is left out). Guarantee: the largest kernel of lessons 1 to 4 and the server, rounded up
     to half a GB. Share: the busiest lesson's run time at full size over the lesson's 90
     minutes, rounded up to 5 %; each student is guaranteed that share of the 2 cores.
     """
     kernels, server = figures["kernel_gb"], figures["server_gb"]
-    regular = [notebook for lesson in (1, 2, 3, 4) for notebook in LESSONS[lesson]]
-    busiest = max(sum(figures["run_minutes"][n] for n in LESSONS[lesson]) for lesson in (1, 2, 3, 4))
+    regular = [notebook for lesson in (1, 2, 3, 4) for notebook in LESSONS[lesson] if notebook in kernels]
+    busiest = max(sum(figures["run_minutes"].get(n, 0) for n in LESSONS[lesson]) for lesson in (1, 2, 3, 4))
     share = ceil_to(busiest / LESSON_MINUTES, 0.05)
     return {"memory_limit_gb": math.ceil(max(kernels.values()) + server),
             "memory_guarantee_gb": ceil_to(max(kernels[n] for n in regular) + server, 0.5),
