@@ -107,7 +107,7 @@ class Settings(Validated):
     content_weight: float = setting(0.025, "weight of the content loss", Number(),
                                     control=Control("log", "weights", "content w", -7, 3))
     style_weight: float = setting(1.0, "weight of the style loss", Number(),
-                                  control=Control("log", "weights", "style w", -4, 4))
+                                  control=Control("log", "weights", "style w", -4, 6))
     tv_weight: float = setting(1e-4, "total-variation weight", Number(),
                                control=Control("log", "weights", "TV w", -8, 0))
     content_layer: str = setting("block5_conv2", "layer of the content loss",

@@ -8,9 +8,10 @@ a control keep the value of the settings the form started from.
 
 from __future__ import annotations
 
-__all__ = ["layer_names", "make_control", "SettingsForm"]
+__all__ = ["layer_names", "make_control", "show_value", "SettingsForm"]
 
 import dataclasses
+import math
 
 import ipywidgets as w
 
@@ -43,10 +44,10 @@ def make_control(field, value, backbone):
     common = dict(description=control.label or field.name, tooltip=field.metadata["help"])
     if control.kind == "slider":
         kind = w.IntSlider if isinstance(field.default, int) else w.FloatSlider
-        return kind(value=value, min=control.low, max=control.high, step=control.step, **common)
+        return show_value(kind(min=control.low, max=control.high, step=control.step, **common), value)
     if control.kind == "log":
-        return w.FloatLogSlider(value=value, base=10, min=control.low, max=control.high, step=0.1,
-                                readout_format=".1e", **common)
+        return show_value(w.FloatLogSlider(base=10, min=control.low, max=control.high, step=0.1,
+                                           readout_format=".1e", **common), value)
     if control.kind == "menu":
         return w.Dropdown(options=check.options, value=value, **common)
     if control.kind == "number":
@@ -56,6 +57,23 @@ def make_control(field, value, backbone):
     if control.kind == "layers":
         return w.SelectMultiple(options=layer_names(backbone), value=value, rows=8, **common)
     raise ValueError(f"{field.name}: unknown control kind {control.kind!r}")
+
+
+def show_value(widget, value):
+    """Set `widget` to `value`, widening a slider's range to hold it.
+
+    A slider clamps a value outside its range without a word, so a preset's
+    style weight of 2e4 would silently become the slider's maximum.
+    Returns `widget`.
+    """
+    if isinstance(widget, w.FloatLogSlider):
+        if value > 0:
+            exponent = math.log10(value)
+            widget.min, widget.max = min(widget.min, math.floor(exponent)), max(widget.max, math.ceil(exponent))
+    elif isinstance(widget, (w.IntSlider, w.FloatSlider)):
+        widget.min, widget.max = min(widget.min, value), max(widget.max, value)
+    widget.value = value
+    return widget
 
 
 class SettingsForm:
@@ -106,7 +124,7 @@ class SettingsForm:
         """Set every control but the backbone's to the value in `settings`."""
         for name, widget in self.controls.items():
             if name != "backbone":
-                widget.value = getattr(settings, name)
+                show_value(widget, getattr(settings, name))
 
     def _on_backbone(self, change):
         names = layer_names(change.new)

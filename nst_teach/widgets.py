@@ -33,7 +33,7 @@ from PIL import Image
 from . import data, images
 from .backbones import resolve
 from .config import BOOK, PRESETS, QUICK, preset
-from .form import INVALID, LABEL_WIDTH, SettingsForm
+from .form import INVALID, LABEL_WIDTH, SettingsForm, show_value
 from .plotting import plot_loss_history, plot_png
 from .runner import RunController, stages_text
 from .schedule import FIRST_LOOK
@@ -227,6 +227,7 @@ class Playground:
                                  description="preset")
         self.preset.style.description_width = LABEL_WIDTH
         self.preset.observe(self._on_preset, "value")
+        self.style_statistic.observe(self._on_statistic, "value")
         self.fast_model = w.Text(placeholder="a .keras file from nst-teach train-fast",
                                  description="fast model")
         self.fast_model.style.description_width = LABEL_WIDTH
@@ -288,6 +289,16 @@ class Playground:
         self.form.show(self.base)
         self.message.value = (f"coarse to fine: {stages_text(self.base.stages)} "
                               "(iterations and maxfun are not used)" if self.base.stages else "")
+
+    def _on_statistic(self, change):
+        """A painterly preset's style weight for the new statistic: the distances' units differ."""
+        if not isinstance(PRESETS.get(self.preset.value), dict):
+            return
+        chosen = preset(self.preset.value, backbone=resolve(self.backbone.value, self.base.weights),
+                        style_statistic=change.new)
+        show_value(self.style_weight, chosen.style_weight)
+        self.message.value = (f"style weight {chosen.style_weight:.1e}: the {self.preset.value} "
+                              f"preset's for the {change.new} statistic (notebook 10)")
 
     def _on_upload(self, change, target):
         for item in change.new:

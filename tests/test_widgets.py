@@ -243,6 +243,26 @@ def test_fields_without_a_control_keep_their_value():
     assert playground.settings() == given.replace(seed=3)
 
 
+def test_a_value_outside_a_sliders_range_widens_it_instead_of_being_clamped():
+    from nst_teach import QUICK
+
+    given = QUICK.replace(backbone="hed-vgg16", style_weight=3e7, content_weight=2e-9, height=1200)
+    playground = Playground(given)
+    assert playground.settings() == given
+    playground.form.show(given.replace(style_weight=5e8))
+    assert playground.settings().style_weight == pytest.approx(5e8)
+
+
+def test_a_painterly_preset_takes_the_style_weight_of_the_statistic_chosen(tmp_path):
+    from nst_teach.config import PAINTERLY_QUICK_BY_STATISTIC
+
+    playground = Playground(results_dir=tmp_path)
+    playground.preset.value = "painterly-quick"
+    for statistic, expected in PAINTERLY_QUICK_BY_STATISTIC["hed-vgg16"].items():
+        playground.style_statistic.value = statistic
+        assert playground.settings() == expected.replace(backbone="hed-vgg16")
+
+
 @pytest.mark.slow
 def test_the_preset_menu_sets_every_control_and_the_rest(tmp_path):
     from nst_teach.config import PAINTERLY_QUICK
