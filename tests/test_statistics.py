@@ -142,6 +142,40 @@ def test_sliced_distance_with_a_mask_counts_the_masked_positions_only():
     assert sliced_distance(target, b, mask).numpy() != pytest.approx(sliced_distance(target, b).numpy(), rel=1e-2)
 
 
+def _value_and_gradient(target, b, mask=None, rank_bins=statistics.RANK_BINS):
+    import tensorflow as tf
+
+    b = tf.Variable(b)
+    with tf.GradientTape() as tape:
+        value = sliced_distance(target, b, mask, rank_bins)
+    return value.numpy(), tape.gradient(value, b).numpy()
+
+
+@pytest.mark.parametrize("levels, masked", [(2304, False), (1000, False), (2304, True)])
+def test_large_maps_read_levels_from_a_histogram_as_close_as_sorting(levels, masked):
+    """48 x 48 positions (over RANK_BINS): within a fraction of a percent of the sorted distance."""
+    a, b = features(48, 48, 8), features(48, 48, 8, scale=2.0, shift=1.0)
+    d = random_directions(8, seed=6)
+    mask = np.float32(RNG.uniform(size=(1, 48, 48, 1)) > 0.3) if masked else None
+    target = sliced_target([a], levels, d)
+    value, gradient = _value_and_gradient(target, b, mask)
+    sorted_value, sorted_gradient = _value_and_gradient(target, b, mask, rank_bins=None)
+    assert value == pytest.approx(sorted_value, rel=2e-3)
+    assert np.linalg.norm(gradient - sorted_gradient) < 0.02 * np.linalg.norm(sorted_gradient)
+    if levels == 2304 and not masked:
+        assert value == pytest.approx(sliced_reference(a, b, d.numpy()), rel=2e-3)
+
+
+def test_large_maps_keep_the_distance_properties():
+    a, b = features(48, 48, 8), features(48, 48, 8, scale=0.5, shift=-1.0)
+    d = random_directions(8, seed=7)
+    ab = sliced_distance(sliced_target([a], 2304, d), b).numpy()
+    assert sliced_distance(sliced_target([a], 2304, d), a).numpy() < 1e-3 * ab
+    shuffled = RNG.permutation(b.reshape(-1, 8)).reshape(b.shape)
+    assert sliced_distance(sliced_target([a], 2304, d), shuffled).numpy() == pytest.approx(ab, rel=1e-5)
+    assert sliced_distance(sliced_target([b], 2304, d), a).numpy() == pytest.approx(ab, rel=2e-3)
+
+
 @pytest.mark.parametrize("distance, target", [
     (gaussian_distance, lambda a: gaussian_target([a])),
     (sliced_distance, lambda a: sliced_target([a], 42, random_directions(5, seed=0))),
