@@ -48,12 +48,13 @@ def test_the_config_s_memory_and_cores_follow_from_the_measured_figures(figures)
     # the limit holds the largest kernel of the course (09) with the server, with less than 1 GB to spare
     assert 0 <= limit - (max(kernels.values()) + server) < 1
     # the guarantee holds the largest kernel of lessons 1 to 4 (01 to 07) with the server
-    regular = max(kernels[f"{n:02d}"] for n in range(1, 8) if f"{n:02d}" in kernels)
-    assert 0 <= guarantee - (regular + server) < 0.5 and regular <= max(kernels.values())
+    assert set(kernels) == {f"{n:02d}" for n in range(1, 11)}, "every kept run measured at full size"
+    regular = max(kernels[f"{n:02d}"] for n in range(1, 8))
+    assert 0 <= guarantee - (regular + server) < 0.5
     # cores: the 2 the figures were measured on, and 2 x the busiest lesson's share of 90 minutes
     minutes = figures["run_minutes"]
     lessons = [minutes["01"] + minutes["02"], minutes["03"] + minutes["04"],
-               minutes["05"] + minutes["06"], minutes.get("07", 0)]  # a fast-mode-only kept run has no figure
+               minutes["05"] + minutes["06"], minutes["07"]]
     busiest = max(lessons) / 90
     assert singleuser["cpu"]["limit"] == 2
     assert 2 * busiest <= singleuser["cpu"]["guarantee"] < 2 * (busiest + 0.05)
@@ -73,6 +74,11 @@ def test_the_teachers_guide_shows_the_sizing_table_sizing_py_makes(figures):
     assert sizing.table(figures) in text
     student = sizing.per_student(figures)
     assert f"{student['share_at_once']:.0%} of a class" in text
+    assert f"*Memory guarantee {student['memory_guarantee_gb']}G*" in text
+    assert f"*Cores: limit 2, guarantee {student['cpu_guarantee']}.*" in text
+    busiest = max((sum(figures["run_minutes"][n] for n in notebooks), lesson)
+                  for lesson, notebooks in sizing.LESSONS.items() if lesson < 5)
+    assert f"(lesson {busiest[1]}: notebooks" in text and f"{busiest[0]:.1f} minutes at full size" in text
 
 
 def test_hub_config_refuses_a_key_it_does_not_translate():
