@@ -64,7 +64,7 @@ def show_value(widget, value):
 
     A slider clamps a value outside its range without a word, so a preset's
     style weight of 2e4 would silently become the slider's maximum.
-    Returns `widget`.
+    Returns `widget`. Used by `nst_teach.form` and `nst_teach.widgets`.
     """
     if isinstance(widget, w.FloatLogSlider):
         if value > 0:
