@@ -127,7 +127,7 @@ def test_kubespawner_asks_for_each_student_s_pod_with_the_measured_resources(tmp
     assert resources["limits"]["memory"] == student["memory_limit_gb"] * GIB
     assert resources["limits"]["memory"] >= (max(kernels.values()) + server) * GB
     assert resources["requests"]["memory"] == student["memory_guarantee_gb"] * GIB
-    assert resources["requests"]["memory"] >= (kernels.get("07", 0) + server) * GB
+    assert resources["requests"]["memory"] >= (kernels["07"] + server) * GB
     assert resources["limits"]["cpu"] == student["cpu_limit"] == 2
     assert resources["requests"]["cpu"] == student["cpu_guarantee"]
 

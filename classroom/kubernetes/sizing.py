@@ -45,15 +45,17 @@ def measured(text=None):
         return [float(cell.split()[0]) if cell[:1].isdigit() else None
                 for cell in (c.strip() for c in match.group(1).split("|"))]
 
-    kernel_row = row("kernel memory, full size")  # first: its absence is the error to name
-    header = re.search(r"^\| notebook \|(.*)\|$", text, re.M)
-    notebooks = [cell.strip() for cell in header.group(1).split("|")]
+    def by_notebook(label):
+        values = row(label)  # first: a missing row is the error to name
+        header = re.search(r"^\| notebook \|(.*)\|$", text, re.M)
+        notebooks = [cell.strip() for cell in header.group(1).split("|")]
+        return {n: value for n, value in zip(notebooks, values, strict=True) if value is not None}
+
+    kernel_gb = by_notebook("kernel memory, full size")
     first_result = re.search(r"about (\d+) core-seconds", text)
     if first_result is None:
         raise ValueError("docs/teaching.md no longer says how many core-seconds a first result takes")
-    known = lambda label: {n: value for n, value in zip(notebooks, row(label), strict=True)  # noqa: E731
-                           if value is not None}
-    return {"kernel_gb": {n: v for n, v in zip(notebooks, kernel_row, strict=True) if v is not None}, "run_minutes": known("run, full size"),
+    return {"kernel_gb": kernel_gb, "run_minutes": by_notebook("run, full size"),
             "server_gb": row("memory of a student's idle server (no kernel yet)")[0],
             "first_result_core_seconds": float(first_result.group(1))}
 
@@ -68,7 +70,8 @@ def per_student(figures):
     share of a class computing at once. Used by `tests/test_kubernetes.py` and the command line.
 
     limit: the largest kernel of the course measured at full size and the idle server,
-    rounded up to a whole GB (a notebook with a fast-mode kept run only is left out). Guarantee: the largest kernel of lessons 1 to 4 and the server, rounded up
+    rounded up to a whole GB (a notebook with a fast-mode kept run only is left out).
+    Guarantee: the largest kernel of lessons 1 to 4 and the server, rounded up
     to half a GB. Share: the busiest lesson's run time at full size over the lesson's 90
     minutes, rounded up to 5 %; each student is guaranteed that share of the 2 cores.
     """
