@@ -322,6 +322,15 @@ def store_run(name, fast=False):
 
 # --- the site -----------------------------------------------------------------------------------
 
+def shared_note(run):
+    """What a kept run's banner says of the machine's load: the seconds on a busy machine run long."""
+    load, cpus = run.get("load_average_after"), run.get("cpus")
+    if isinstance(load, (int, float)) and isinstance(cpus, int) and load > cpus:
+        return (f", shared with other work (load average {load:g} at the end), so the seconds "
+                "printed on this page are longer than on a free machine")
+    return ""
+
+
 def figure_count(notebook):
     """How many pictures a flattened notebook's outputs show."""
     return sum(output.get("data", {}).get("text/html", "").count('class="course-figure"')
@@ -435,8 +444,7 @@ class Site:
             how = "in fast mode (NST_TEACH_FAST=1: small pictures, few iterations)"
         else:
             how = (f"at full size on {run.get('date', '?')}, in {duration(run.get('seconds', 0))} "
-                   f"on {run.get('cpus', '?')} CPU cores (load average "
-                   f"{run.get('load_average_after', '?')} at the end)")
+                   f"on {run.get('cpus', '?')} CPU cores{shared_note(run)}")
         return ((TEACHER_BANNER if self.teacher else "") +
                 f'<div class="course-banner">This page is notebook <code>{name}.ipynb</code> as it '
                 f"ran {how}. To run it yourself, open <code>notebooks/{name}.ipynb</code> from the "

@@ -143,8 +143,9 @@ def feature_map_grid(features, channels=6, size=1.6):
 
     `features` maps layer names to arrays of shape (1, h, w, C). Each row shows
     the channels with the largest mean activation for this picture, strongest
-    first (see `most_active_channels`). Each map is scaled on its own, so a
-    weak channel is as visible as a strong one.
+    first (see `most_active_channels`). Each map is scaled on its own, from 0
+    to its 99th percentile, so a weak channel is as visible as a strong one and
+    a few very bright positions do not leave the rest of the map dark.
 
     Taught in notebook 02.
     """
@@ -154,7 +155,7 @@ def feature_map_grid(features, channels=6, size=1.6):
     for row, (name, value) in zip(axes, features.items()):
         value = np.asarray(value)[0]
         for k, ax in zip(most_active_channels(value, channels), row):
-            ax.imshow(value[..., k], cmap="viridis")
+            ax.imshow(value[..., k], cmap="viridis", vmin=0, vmax=np.percentile(value[..., k], 99) or None)
             ax.set_xticks([]), ax.set_yticks([])
             ax.set_title(f"channel {k}", fontsize=8)
         row[0].set_ylabel(f"{name}\n{value.shape[0]}x{value.shape[1]}x{value.shape[2]}", fontsize=9)

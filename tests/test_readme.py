@@ -90,3 +90,16 @@ def test_the_readme_python_block_runs(tmp_path, monkeypatch):
     result = namespace["result"]
     assert images.load_image("stylised.png").shape == result.image.shape == (32, 27, 3)
     assert len(result.history.iteration_loss) == 2
+
+
+def test_the_speed_up_the_readme_and_notebook_06_state_is_the_benchmarks_last_measure():
+    """The per-evaluation speed-up at 400 px is typed in two texts: it must be bench/run.py's."""
+    import json
+    root = Path(__file__).resolve().parent.parent
+    record = json.loads((root / "bench" / "results" / "latest.json").read_text(encoding="utf-8"))
+    at_400 = next(row for row in record["per_evaluation"] if row["height"] == 400)
+    seconds = at_400["seconds"]
+    assert re.search(rf"about {seconds['b_nst_teach']:.2f} s\s+against {seconds['a_book']:.2f} s "
+                     rf"for the book's batch of three \({at_400['ratio_a_over_b']:.1f}x\)", README)
+    notebook = (root / "notebooks" / "06_optimisation.ipynb").read_text(encoding="utf-8")
+    assert f"about {at_400['ratio_a_over_b']:.1f} times" in notebook
