@@ -16,6 +16,7 @@ from __future__ import annotations
 __all__ = ["Result", "RunLoop"]
 
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,8 @@ class RunLoop:
 
     def __init__(self, settings, rounds, unit, *, on_event=None, save_prefix=None, bar=None):
         self.settings, self.rounds, self.unit, self.save_prefix = settings, rounds, unit, save_prefix
+        if save_prefix is not None:  # before any work: a run is not thrown away for a bad prefix
+            images.check_writable(self._round_path(0))
         self.bar = ProgressBar(*bar) if bar is not None else None  # (total, event type counted)
         self.listener = combine(self.bar, on_event)
         self.result = None
@@ -145,8 +148,7 @@ class RunLoop:
         if self.unit == "stage":
             self._stages.append((problem.shape[1], history))
         if self.save_prefix is not None:
-            path = Path(f"{self.save_prefix}_at_iteration_{index}.png")
-            self._saved.append(images.save_image(image, path))
+            self._save(image, self._round_path(index))
         self.result = Result(image, history, self.settings, problem.backbone, problem.content,
                              problem.style, self._saved, stage_histories=self._stages)
         if announce:
@@ -154,6 +156,18 @@ class RunLoop:
                                       problem.shape[1], history, evaluator.stop))
         if evaluator.stop_requested and not self.reached:
             raise StopRun
+
+    def _round_path(self, index):
+        return Path(f"{self.save_prefix}_at_iteration_{index}.png")
+
+    def _save(self, image, path):
+        """Save a round's image; if the disk refuses (full, removed), warn and run on: the
+        result still holds the image."""
+        try:
+            self._saved.append(images.save_image(image, path))
+        except OSError as error:
+            warnings.warn(f"could not save {str(path)!r} ({error.strerror or error}); the run goes "
+                          "on and its result keeps the image", RuntimeWarning, stacklevel=3)
 
     def finish(self):
         """The run's `Result`; if it was stopped, with the best image seen in its last problem."""

@@ -277,3 +277,29 @@ def test_the_same_seed_starts_the_same_and_ends_close_at_the_notebook_s_size():
     evaluations, same_start, other_start, ratio = out.stdout.split()[-4:]
     assert int(evaluations) >= 160 and same_start == "True" and other_start == "True"
     assert abs(float(ratio) - 1) < 0.02
+
+
+def test_a_save_prefix_that_cannot_be_written_fails_before_any_evaluation(tmp_path, photo):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("a file where the prefix wants a folder")
+    evaluations = []
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        transfer(photo, "swirls", FAST, save_prefix=blocker / "run", on_event=evaluations.append)
+    assert evaluations == []
+
+
+def test_a_round_that_cannot_be_saved_warns_and_the_run_goes_on(tmp_path, photo, monkeypatch):
+    import errno
+
+    real_save = images.save_image
+
+    def disk_full_at_round_1(image, path):
+        if str(path).endswith("_at_iteration_1.png"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(image, path)
+
+    monkeypatch.setattr(images, "save_image", disk_full_at_round_1)
+    with pytest.warns(RuntimeWarning, match="No space left on device"):
+        result = transfer(photo, "swirls", FAST, save_prefix=tmp_path / "run")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run_at_iteration_0.png", "run_at_iteration_2.png"]
+    assert len(result.history.iteration_loss) == 3 and result.image.shape == (32, 27, 3)
