@@ -258,7 +258,7 @@ def check_writable(path):
     written through to its target; an existing file is replaced only if you
     may write it.
 
-    Used by the command line.
+    Used by the command line and `nst_teach.loop` (a run's `save_prefix`).
     """
     path = Path(os.path.realpath(path))
     if path.is_dir():
