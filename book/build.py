@@ -25,7 +25,8 @@ the check cell kept. The teacher's site (``--teacher``) shows the answers.
 Neither shows nbval's ``# NBVAL_...`` markers, which are for the tests.
 
 ``--docs`` rewrites the tables of docs/teaching.md that come from the kept
-runs (times and memory), between its ``<!-- runs: ... -->`` markers.
+runs (times and memory), between its ``<!-- runs: ... -->`` markers, and the
+class's sizing that follows from them (classroom/kubernetes/sizing.py).
 
 See docs/teaching.md ("The course as a website").
 """
@@ -39,6 +40,7 @@ import io
 import json
 import os
 import re
+import runpy
 import shutil
 import sys
 import threading
@@ -646,7 +648,10 @@ def main(argv=None):
         store_run(name.removesuffix(".ipynb"), fast=args.fast)
     if args.docs:
         TEACHING.write_text(with_run_numbers(TEACHING.read_text()))
-        print(f"{TEACHING.relative_to(ROOT)}: the kept runs' numbers written")
+        sizing = runpy.run_path(str(ROOT / "classroom" / "kubernetes" / "sizing.py"))
+        sizing["write"]()  # the class's sizing follows the kept runs' memory and times
+        print(f"{TEACHING.relative_to(ROOT)}: the kept runs' numbers and the sizing written "
+              "(classroom/kubernetes/config.yaml must match: tests/test_kubernetes.py checks it)")
     args.output = args.output or str(TEACHER_OUTPUT if args.teacher else OUTPUT)
     manifest = Site(args.output, teacher=args.teacher).build(fast=args.fast and not args.run)
     figures = sum(page["figures"] for page in manifest.values())

@@ -69,16 +69,16 @@ def test_sizing_names_the_row_it_cannot_find():
         sizing.measured("| run, full size | 3.3 min |\nabout 90 core-seconds")
 
 
-def test_the_teachers_guide_shows_the_sizing_table_sizing_py_makes(figures):
+def test_the_teachers_guide_shows_the_sizing_sizing_py_makes(figures):
     text = (ROOT / "docs" / "teaching.md").read_text()
-    assert sizing.table(figures) in text
+    start, end = (text.index(marker) for marker in sizing.MARKERS)
+    assert text[start + len(sizing.MARKERS[0]):end].strip() == sizing.section(figures).strip(), \
+        "run python classroom/kubernetes/sizing.py --write"
     student = sizing.per_student(figures)
-    assert f"{student['share_at_once']:.0%} of a class" in text
-    assert f"*Memory guarantee {student['memory_guarantee_gb']}G*" in text
-    assert f"*Cores: limit 2, guarantee {student['cpu_guarantee']}.*" in text
-    busiest = max((sum(figures["run_minutes"][n] for n in notebooks), lesson)
-                  for lesson, notebooks in sizing.LESSONS.items() if lesson < 5)
-    assert f"(lesson {busiest[1]}: notebooks" in text and f"{busiest[0]:.1f} minutes at full size" in text
+    section = sizing.section(figures)
+    assert sizing.table(figures) in section and f"{student['share_at_once']:.0%} of a class" in section
+    assert f"*Memory guarantee {student['memory_guarantee_gb']:g}G*" in section
+    assert f"*Cores: limit 2, guarantee {student['cpu_guarantee']:g}.*" in section
 
 
 def test_hub_config_refuses_a_key_it_does_not_translate():

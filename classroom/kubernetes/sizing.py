@@ -2,13 +2,16 @@
 
     python classroom/kubernetes/sizing.py
 
-prints each student's memory and CPU (what config.yaml sets) and the table of
-docs/teaching.md's section "A class past one server" (30, 100 and 300
-students at once, the nodes and what they cost per hour). Nothing here is typed
-in twice: the per-notebook memory and run times, the idle server's memory and
-the cost of a first result are read from docs/teaching.md, and
-tests/test_kubernetes.py checks that config.yaml and that section agree with
-what this prints.
+    python classroom/kubernetes/sizing.py --write   # and rewrite docs/teaching.md's sizing
+
+prints each student's memory and CPU (what config.yaml sets) and the sizing of
+docs/teaching.md's section "A class past one server": why each number, and the
+table for 30, 100 and 300 students at once, the nodes and what they cost per
+hour. Nothing here is typed in twice: the per-notebook memory and run times, the
+idle server's memory and the cost of a first result are read from
+docs/teaching.md, the text between its sizing markers is this module's
+`section`, and tests/test_kubernetes.py checks that config.yaml and that text
+agree with the figures.
 """
 
 from __future__ import annotations
@@ -121,7 +124,87 @@ def table(figures=None):
     return "\n".join(lines)
 
 
+def _largest(kernels, notebooks):
+    return max((kernels[n], n) for n in notebooks if n in kernels)
+
+
+def section(figures=None):
+    """docs/teaching.md's sizing, between its markers: each number with why, then the table.
+
+    Used by `tests/test_kubernetes.py` and the command line (``--write``).
+    """
+    figures = measured() if figures is None else figures
+    student, kernels, server = per_student(figures), figures["kernel_gb"], figures["server_gb"]
+    top_gb, top = _largest(kernels, kernels)
+    regular_gb, regular = _largest(kernels, [n for lesson in (1, 2, 3, 4) for n in LESSONS[lesson]])
+    minutes, lesson = max((sum(figures["run_minutes"].get(n, 0) for n in LESSONS[k]), k) for k in (1, 2, 3, 4))
+    row = class_size(CLASS_SIZES[0], student, figures)
+    usable_gib, usable_vcpu = NODE["gib"] - NODE_RESERVED["gib"], NODE["vcpu"] - NODE_RESERVED["vcpu"]
+    core_seconds = figures["first_result_core_seconds"]
+    notebooks = " and ".join(LESSONS[lesson])
+    computing = math.ceil(round(row["per_node"] * student["share_at_once"], 6))
+    cores = min(CORES_MEASURED, usable_vcpu / computing)
+    laptop = ", a laptop's speed" if cores == CORES_MEASURED else ""
+    return f"""\
+- *Memory limit {student['memory_limit_gb']}G*: the largest kernel of the course (notebook {top},
+  {top_gb:g} GB) and the idle server ({server:g} GB), rounded up to a whole GB. Above it,
+  Linux's OOM killer acts, and on Kubernetes 1.28 or later with cgroup v2 it ends the whole
+  container: the student's server restarts, with all their kernels. The kubelet's
+  `singleProcessOOMKill: true` (Kubernetes 1.32 and later) makes it end only the largest
+  process, the kernel, which Jupyter restarts, as the memory cap does on one server. Either
+  way the other students carry on.
+- *Memory guarantee {student['memory_guarantee_gb']:g}G*: the largest kernel of lessons 1 to 4
+  (notebook {regular}, {regular_gb:g} GB) and the server, rounded up to half a GB. Kubernetes
+  places a pod only where this much is free, so a node's students can all compute at once in
+  lessons 1 to 4. (The config's G is JupyterHub's and Kubernetes' GiB, 7 % more than a GB.)
+- *Cores: limit {CORES_MEASURED}, guarantee {student['cpu_guarantee']:g}.* The run times were
+  measured on {CORES_MEASURED} cores, and nobody needs more than a laptop's two. Of a
+  {LESSON_MINUTES}-minute lesson, the busiest (lesson {lesson}: notebooks {notebooks},
+  {minutes:.1f} minutes at full size) computes for {minutes / LESSON_MINUTES:.0%} of the time;
+  rounded up, **{student['share_at_once']:.0%} of a class computes at any moment**, and each
+  student is guaranteed that share of {CORES_MEASURED} cores. (The run times were taken on a
+  machine often shared with other runs, so this is on the high side. Lesson 4 counts its kept
+  run's time; what its playground really computes depends on how often students press Run.)
+
+**Sizing for {", ".join(map(str, CLASS_SIZES[:-1]))} and {CLASS_SIZES[-1]} students logged in at
+once**, on a typical cloud node ({NODE['vcpu']} vCPU and {NODE['gib']} GiB: AWS {NODE['name']};
+GCP's e2-standard-8 and Azure's D8s v5 are the same size), of which {NODE_RESERVED['vcpu']:g}
+vCPU and {NODE_RESERVED['gib']:g} GiB are left to Kubernetes and its per-node pods (an
+estimate), plus one node for the hub, its proxy and ngshare, plus the cluster's fee:
+
+{table(figures)}
+
+How the columns come about: a node holds {row['per_node']} students, the fewer of what its
+memory allows ({usable_gib:g} GiB / {student['memory_guarantee_gb']:g} GiB) and what its cores
+allow ({usable_vcpu:g} / {student['cpu_guarantee']:g}). With {student['share_at_once']:.0%}
+computing, each of the {computing} computing students of a node has {cores:.2g} cores{laptop}:
+notebook 01's first result in about {core_seconds / cores:.0f} s of computing
+({core_seconds:g} core-seconds, from the one-server estimate above) plus the kernel's start.
+If all {row['per_node']} press Run in the same minute, they share {usable_vcpu:g} cores:
+{row['per_node']} × {core_seconds:g} / {usable_vcpu:g} = {row['all_at_once_seconds']:.0f} s to
+the first result, the same for {CLASS_SIZES[0]} students as for {CLASS_SIZES[-1]}, since each
+node carries its own {row['per_node']}. The one-server estimate for {CLASS_SIZES[0]} students
+on 16 cores, {CLASS_SIZES[0]} × {core_seconds:g} / 16, is about
+{CLASS_SIZES[0] * core_seconds / 16:.0f} s."""
+
+
+MARKERS = ("<!-- sizing: made by classroom/kubernetes/sizing.py --write -->", "<!-- sizing: end -->")
+
+
+def write(path=TEACHING):
+    """Put `section` between docs/teaching.md's sizing markers."""
+    text = path.read_text()
+    start, end = (text.index(marker) for marker in MARKERS)
+    path.write_text(text[:start + len(MARKERS[0])] + "\n" + section() + "\n" + text[end:])
+
+
 if __name__ == "__main__":
+    import sys
+
     numbers = per_student(measured())
     print("Each student:", ", ".join(f"{key} {value:g}" for key, value in numbers.items()))
-    print(table())
+    if "--write" in sys.argv[1:]:
+        write()
+        print(f"{TEACHING}: the sizing written")
+    else:
+        print(section())
