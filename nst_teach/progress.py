@@ -252,6 +252,8 @@ class ProgressBar:
         if isinstance(event, TrainingStep):
             shown.update(style=f"{event.losses['style']:.3g}", content=f"{event.losses['content']:.3g}")
         self.bar.set_postfix(shown)
+        if self.bar.total is not None and self.bar.n >= self.bar.total:
+            self.bar.total = self.bar.n + 1  # L-BFGS may finish a line search past its budget
         self.bar.update()
 
     def close(self):

@@ -66,3 +66,13 @@ def test_preview_file_is_written_at_once_then_at_most_every_two_seconds(tmp_path
         preview(event)
     assert preview.written == 2
     assert np.all(images.load_image(path) == 20)  # the second image, drawn at 2.5 s
+
+
+def test_the_progress_bar_grows_its_total_when_l_bfgs_passes_its_budget():
+    from nst_teach.progress import ProgressBar
+
+    bar = ProgressBar(3, Evaluation)
+    for count in range(1, 6):  # two evaluations past the budget, as a line search can take
+        bar(Evaluation(count, {"total": 1.0}, 8, 0, None, lambda: None))
+        assert bar.bar.n == count <= bar.bar.total
+    bar.close()
