@@ -131,39 +131,37 @@ def test_the_class_password_never_opens_an_account_the_hub_did_not_make(name, tm
 
 
 
-def test_the_admin_password_lets_the_admins_in_and_only_them(tmp_path, monkeypatch):
-    pytest.importorskip("jupyterhub")
+def hub_login(tmp_path, monkeypatch):
+    """(name, password) -> what the hub's login answers, with the config's authenticator."""
     import asyncio
 
     from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
 
+    config, _ = load_config(tmp_path, monkeypatch)
+    authenticator = SharedPasswordAuthenticator(config=config)  # validates the passwords as the hub does
+    return lambda name, password: asyncio.run(
+        authenticator.authenticate(None, {"username": name, "password": password}))
+
+
+def test_the_admin_password_lets_the_admins_in_and_only_them(tmp_path, monkeypatch):
+    pytest.importorskip("jupyterhub")
     admin_password = "a long admin password, 32 characters or more"
     monkeypatch.setenv("NST_CLASS_ADMIN_PASSWORD", admin_password)
-    config, _ = load_config(tmp_path, monkeypatch)
-    hub_login = SharedPasswordAuthenticator(config=config)  # validates the passwords as the hub does
-    login = lambda name, password: asyncio.run(  # noqa: E731
-        hub_login.authenticate(None, {"username": name, "password": password}))
+    login = hub_login(tmp_path, monkeypatch)
     assert login("teacher", admin_password)["admin"] is True
     assert login("teacher", "a class password") is None  # an admin needs the admin password
     assert login("ada", "a class password")["admin"] is False
     assert login("ada", admin_password) is None  # the admin password makes no one else an admin
     monkeypatch.setenv("NST_CLASS_ADMIN_PASSWORD", "too short")
-    config, _ = load_config(tmp_path, monkeypatch)
     with pytest.raises(ValueError, match="32"):
-        SharedPasswordAuthenticator(config=config)  # JupyterHub refuses it at start, and says why
+        hub_login(tmp_path, monkeypatch)  # JupyterHub refuses it at start, and says why
 
 
 def test_without_an_admin_password_no_admin_logs_in(tmp_path, monkeypatch):
     pytest.importorskip("jupyterhub")
-    import asyncio
-
-    from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
-
     monkeypatch.delenv("NST_CLASS_ADMIN_PASSWORD", raising=False)
-    config, _ = load_config(tmp_path, monkeypatch)
-    hub_login = SharedPasswordAuthenticator(config=config)
-    assert asyncio.run(hub_login.authenticate(None, {"username": "teacher",
-                                                     "password": "a class password"})) is None
+    assert hub_login(tmp_path, monkeypatch)("teacher", "a class password") is None
+
 
 def test_the_memory_limit_reaches_both_layers_in_bytes(tmp_path, monkeypatch):
     pytest.importorskip("jupyterhub")

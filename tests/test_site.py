@@ -204,11 +204,11 @@ def test_a_run_s_duration_reads_as_a_person_would_say_it():
         "73 seconds", "89 seconds", "2 minutes", "2 minutes", "10 minutes", "23 minutes"]
 
 
-
 def test_a_banner_says_when_the_kept_run_shared_its_machine():
     assert "shared with other work (load average 5.5" in build.shared_note({"cpus": 2, "load_average_after": 5.5})
     assert build.shared_note({"cpus": 2, "load_average_after": 1.2}) == ""  # a free machine: nothing to say
     assert build.shared_note({}) == ""  # an old run without the figures
+
 
 def test_a_marked_cell_is_compared_with_its_kept_run_in_fast_mode():
     """nbval compares a `# NBVAL_CHECK_OUTPUT` cell's fast-mode output with the kept run's."""

@@ -32,6 +32,7 @@ NODE = {"name": "m6i.2xlarge", "vcpu": 8, "gib": 32, "usd_per_hour": 0.384}
 # What Kubernetes and its per-node pods (kubelet, kube-proxy, the network plugin, the
 # chart's image puller) keep on each node: an estimate, after EKS's reserve for this size.
 NODE_RESERVED = {"vcpu": 0.5, "gib": 2.0}
+USABLE = {"vcpu": NODE["vcpu"] - NODE_RESERVED["vcpu"], "gib": NODE["gib"] - NODE_RESERVED["gib"]}
 HUB_NODES = 1  # one more node for the hub, its proxy, ngshare and the chart's scheduler
 CLUSTER_USD_PER_HOUR = 0.10  # EKS's (and GKE's) fee per cluster
 
@@ -63,9 +64,24 @@ def measured(text=None):
             "first_result_core_seconds": float(first_result.group(1))}
 
 
+def _largest(kernels, notebooks):
+    """(GB, notebook) of the largest measured kernel among `notebooks`."""
+    return max((kernels[n], n) for n in notebooks if n in kernels)
+
+
 def ceil_to(value, step):
     """`value` rounded up to a multiple of `step` (and to two decimals, against float noise)."""
     return round(math.ceil(round(value / step, 6)) * step, 2)
+
+
+REGULAR = [notebook for lesson in (1, 2, 3, 4) for notebook in LESSONS[lesson]]
+"""The notebooks of lessons 1 to 4, which every student runs in class."""
+
+
+def busiest_lesson(figures):
+    """(minutes at full size, lesson) of the lesson of 1 to 4 that computes longest."""
+    return max((sum(figures["run_minutes"].get(n, 0) for n in LESSONS[lesson]), lesson)
+               for lesson in (1, 2, 3, 4))
 
 
 def per_student(figures):
@@ -79,11 +95,9 @@ def per_student(figures):
     minutes, rounded up to 5 %; each student is guaranteed that share of the 2 cores.
     """
     kernels, server = figures["kernel_gb"], figures["server_gb"]
-    regular = [notebook for lesson in (1, 2, 3, 4) for notebook in LESSONS[lesson] if notebook in kernels]
-    busiest = max(sum(figures["run_minutes"].get(n, 0) for n in LESSONS[lesson]) for lesson in (1, 2, 3, 4))
-    share = ceil_to(busiest / LESSON_MINUTES, 0.05)
+    share = ceil_to(busiest_lesson(figures)[0] / LESSON_MINUTES, 0.05)
     return {"memory_limit_gb": math.ceil(max(kernels.values()) + server),
-            "memory_guarantee_gb": ceil_to(max(kernels[n] for n in regular) + server, 0.5),
+            "memory_guarantee_gb": ceil_to(_largest(kernels, REGULAR)[0] + server, 0.5),
             "cpu_limit": CORES_MEASURED,
             "cpu_guarantee": round(CORES_MEASURED * share, 2),
             "share_at_once": share}
@@ -91,19 +105,21 @@ def per_student(figures):
 
 def class_size(students, student, figures):
     """Nodes and cost per hour for `students` logged in at once; used by `table`."""
-    usable_gib = NODE["gib"] - NODE_RESERVED["gib"]
-    usable_vcpu = NODE["vcpu"] - NODE_RESERVED["vcpu"]
-    per_node = min(math.floor(usable_gib / student["memory_guarantee_gb"]),
-                   math.floor(round(usable_vcpu / student["cpu_guarantee"], 6)))
+    per_node = min(math.floor(USABLE["gib"] / student["memory_guarantee_gb"]),
+                   math.floor(round(USABLE["vcpu"] / student["cpu_guarantee"], 6)))
     nodes = math.ceil(students / per_node) + HUB_NODES
     usd = nodes * NODE["usd_per_hour"] + CLUSTER_USD_PER_HOUR
-    return {"students": students,
-            "computing": math.ceil(round(students * student["share_at_once"], 6)),
+    return {"students": students, "computing": computing(students, student),
             "memory_gib": students * student["memory_guarantee_gb"],
             "cores": round(students * student["cpu_guarantee"], 1),
             "per_node": per_node, "nodes": nodes, "usd_per_hour": usd,
             "cents_per_student_hour": 100 * usd / students,
-            "all_at_once_seconds": per_node * figures["first_result_core_seconds"] / usable_vcpu}
+            "all_at_once_seconds": per_node * figures["first_result_core_seconds"] / USABLE["vcpu"]}
+
+
+def computing(students, student):
+    """How many of `students` compute at once, at the busiest lesson's share."""
+    return math.ceil(round(students * student["share_at_once"], 6))
 
 
 def table(figures=None):
@@ -124,10 +140,6 @@ def table(figures=None):
     return "\n".join(lines)
 
 
-def _largest(kernels, notebooks):
-    return max((kernels[n], n) for n in notebooks if n in kernels)
-
-
 def section(figures=None):
     """docs/teaching.md's sizing, between its markers: each number with why, then the table.
 
@@ -136,14 +148,14 @@ def section(figures=None):
     figures = measured() if figures is None else figures
     student, kernels, server = per_student(figures), figures["kernel_gb"], figures["server_gb"]
     top_gb, top = _largest(kernels, kernels)
-    regular_gb, regular = _largest(kernels, [n for lesson in (1, 2, 3, 4) for n in LESSONS[lesson]])
-    minutes, lesson = max((sum(figures["run_minutes"].get(n, 0) for n in LESSONS[k]), k) for k in (1, 2, 3, 4))
+    regular_gb, regular = _largest(kernels, REGULAR)
+    minutes, lesson = busiest_lesson(figures)
     row = class_size(CLASS_SIZES[0], student, figures)
-    usable_gib, usable_vcpu = NODE["gib"] - NODE_RESERVED["gib"], NODE["vcpu"] - NODE_RESERVED["vcpu"]
+    usable_gib, usable_vcpu = USABLE["gib"], USABLE["vcpu"]
     core_seconds = figures["first_result_core_seconds"]
     notebooks = " and ".join(LESSONS[lesson])
-    computing = math.ceil(round(row["per_node"] * student["share_at_once"], 6))
-    cores = min(CORES_MEASURED, usable_vcpu / computing)
+    at_once = computing(row["per_node"], student)
+    cores = min(CORES_MEASURED, usable_vcpu / at_once)
     laptop = ", a laptop's speed" if cores == CORES_MEASURED else ""
     return f"""\
 - *Memory limit {student['memory_limit_gb']}G*: the largest kernel of the course (notebook {top},
@@ -177,7 +189,7 @@ estimate), plus one node for the hub, its proxy and ngshare, plus the cluster's 
 How the columns come about: a node holds {row['per_node']} students, the fewer of what its
 memory allows ({usable_gib:g} GiB / {student['memory_guarantee_gb']:g} GiB) and what its cores
 allow ({usable_vcpu:g} / {student['cpu_guarantee']:g}). With {student['share_at_once']:.0%}
-computing, each of the {computing} computing students of a node has {cores:.2g} cores{laptop}:
+computing, each of the {at_once} computing students of a node has {cores:.2g} cores{laptop}:
 notebook 01's first result in about {core_seconds / cores:.0f} s of computing
 ({core_seconds:g} core-seconds, from the one-server estimate above) plus the kernel's start.
 If all {row['per_node']} press Run in the same minute, they share {usable_vcpu:g} cores:
