@@ -126,6 +126,10 @@ class Settings(Validated):
         "(means and covariances), sliced (whole distributions along random directions); "
         "notebook 10", Choice(STYLE_STATISTICS),
         control=Control("menu", "weights", "statistic"), in_loss_graph=True)
+    swag_temperature: float | None = setting(
+        None, "smooth the style layers first: each channel a softmax over the positions at this "
+        "temperature (SWAG; notebook 10); default off", Optional(Number(positive=True)),
+        in_loss_graph=True)
     backbone: str = setting("auto", "the network", Choice(BACKBONES),
                             control=Control("menu", "size", "backbone"))
     weights: str | None = setting(None, "path of a local VGG19 weights file (.h5)",

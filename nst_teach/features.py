@@ -118,6 +118,8 @@ def compute_targets(extractor, content_x, style_x, settings, masks=None):
 def _statistic(settings, name, style_features, blend, combination):
     """One style layer's target, for `settings.style_statistic`, sized like `combination`."""
     positions = combination.shape[1] * combination.shape[2]
+    if settings.swag_temperature:
+        style_features = [statistics.swag(f, settings.swag_temperature) for f in style_features]
     if settings.style_statistic == "gaussian":
         return statistics.gaussian_target(style_features, blend)
     if settings.style_statistic == "sliced":

@@ -106,10 +106,13 @@ def layer_style_loss(target, combination, image_size, settings, mask=None):
     ``"gram"`` is the book's `style_loss` (`guided_style_loss` with a mask);
     ``"gaussian"`` and ``"sliced"`` are the distances of `nst_teach.statistics`,
     with a mask weighted by the region's share of positions, as a guided Gram
-    loss is.
+    loss is. With ``settings.swag_temperature`` the features are smoothed
+    first (`nst_teach.statistics.swag`), as the target was.
 
     Used by `nst_teach.losses`.
     """
+    if settings.swag_temperature:
+        combination = statistics.swag(combination, settings.swag_temperature)
     statistic = settings.style_statistic
     if statistic == "gram":
         if mask is None:

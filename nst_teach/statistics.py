@@ -15,13 +15,17 @@ A target is computed once from the style image(s) (`gaussian_target`,
 the optimiser minimises (`gaussian_distance`, `sliced_distance`). Every
 function takes an optional `mask` of weights per position (spatial control,
 notebook 09) and blends several style images as one mixture.
+
+`swag` is not a statistic but a change of what any of them sees: each
+channel's activations turned into a softmax over the positions first
+(Wang et al., CVPR 2021).
 """
 
 from __future__ import annotations
 
 __all__ = [
     "STATISTICS", "Gaussian", "Quantiles", "moments", "gaussian_target", "sqrtm_newton_schulz",
-    "gaussian_distance", "random_directions", "sliced_target", "sliced_distance",
+    "gaussian_distance", "random_directions", "sliced_target", "sliced_distance", "swag",
 ]
 
 from typing import NamedTuple
@@ -274,3 +278,26 @@ def _interpolate(quantiles, level):
     fraction = position - tf.cast(low, tf.float32)
     below, above = tf.gather(quantiles, low, batch_dims=1), tf.gather(quantiles, high, batch_dims=1)
     return below + fraction * (above - below)
+
+
+def swag(features, temperature):
+    """Each channel as a softmax over the positions, times their count (SWAG).
+
+        S[p, c] = M * exp(F[p, c] / T) / sum_q exp(F[q, c] / T),   M positions
+
+    Wang, Li and Vasconcelos (CVPR 2021) found that networks whose deep
+    activations are peaky and sparse (ResNets, and hed-vgg16's edge detectors)
+    carry style poorly, and smoothed them this way before the Gram matrix.
+    The temperature `T` is in the activations' own units: far above their
+    spread, every channel becomes flat (all ones); far below, one position
+    takes all. Multiplying by M keeps the mean at 1 whatever the size, as
+    the style statistics expect. `features` is (..., h, w, C).
+
+    Taught in notebook 10.
+    """
+    features = tf.convert_to_tensor(features, tf.float32)
+    logits = features / temperature
+    logits -= tf.reduce_max(logits, axis=(-3, -2), keepdims=True)
+    weights = tf.exp(logits)
+    positions = float(features.shape[-3] * features.shape[-2])
+    return positions * weights / tf.reduce_sum(weights, axis=(-3, -2), keepdims=True)

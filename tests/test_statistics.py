@@ -6,7 +6,7 @@ from scipy.linalg import sqrtm
 
 from nst_teach import statistics
 from nst_teach.statistics import (gaussian_distance, gaussian_target, moments, random_directions,
-                                  sliced_distance, sliced_target, sqrtm_newton_schulz)
+                                  sliced_distance, sliced_target, sqrtm_newton_schulz, swag)
 
 RNG = np.random.default_rng(3)
 
@@ -213,13 +213,39 @@ def test_quantiles_at_other_levels_are_read_by_interpolation():
         sliced_distance(sliced_target([a], 20, d), 2 * a).numpy(), rel=1e-5)
 
 
+def test_swag_is_a_softmax_over_positions_per_channel():
+    from scipy.special import softmax
+
+    f = features(scale=20.0)
+    expected = softmax(f.reshape(-1, 5) / 7.0, axis=0).reshape(f.shape) * (6 * 7)
+    np.testing.assert_allclose(swag(f, 7.0).numpy(), expected, rtol=1e-5)
+
+
+def test_swag_properties():
+    f = features(scale=20.0)
+    smoothed = swag(f, 5.0).numpy()
+    np.testing.assert_allclose(smoothed.mean(axis=(1, 2)), 1.0, rtol=1e-5)  # mean 1 per channel
+    shifted = f + np.arange(5, dtype=np.float32) * 30  # a constant per channel changes nothing
+    np.testing.assert_allclose(swag(shifted, 5.0).numpy(), smoothed, rtol=1e-4)
+    order = RNG.permutation(42)  # moving positions moves their values, nothing else
+    moved = f.reshape(42, 5)[order].reshape(f.shape)
+    np.testing.assert_allclose(swag(moved, 5.0).numpy().reshape(42, 5), smoothed.reshape(42, 5)[order],
+                               rtol=1e-5)
+    np.testing.assert_allclose(swag(f, 1e9).numpy(), 1.0, rtol=1e-5)  # hot: flat
+    cold = swag(f, 1e-3).numpy().reshape(42, 5)  # cold: the largest position takes all
+    np.testing.assert_allclose(cold.max(axis=0), 42.0, rtol=1e-5)
+
+
 # The statistic through the run: blends, masks, style scale, coarse to fine, the fast network.
 
-def small_settings(statistic):
+def small_settings(statistic, swag_temperature=None):
     from nst_teach import Settings
 
     return Settings(height=48, iterations=1, maxfun=6, backbone="random", resample="bicubic",
-                    style_statistic=statistic, style_weight=1e3)
+                    style_statistic=statistic, style_weight=1e3, swag_temperature=swag_temperature)
+
+
+WITH_SWAG = [("gaussian", None), ("sliced", None), ("gram", 5.0), ("sliced", 5.0)]
 
 
 @pytest.fixture(scope="module")
@@ -243,11 +269,11 @@ def test_a_blend_weighted_one_zero_is_that_style_alone(photo, statistic):
     assert other.loss_and_grads(other.x0)[0]["style"] != pytest.approx(parts_alone["style"], rel=1e-3)
 
 
-@pytest.mark.parametrize("statistic", ["gaussian", "sliced"])
-def test_a_mask_of_ones_is_no_mask(photo, statistic):
+@pytest.mark.parametrize("statistic, swag_temperature", WITH_SWAG)
+def test_a_mask_of_ones_is_no_mask(photo, statistic, swag_temperature):
     from nst_teach.optimize import setup
 
-    settings = small_settings(statistic)
+    settings = small_settings(statistic, swag_temperature)
     plain = setup(photo, "swirls", settings)
     masked = setup(photo, "swirls", settings, mask=np.ones(photo.shape[:2]))
     half = np.ones(photo.shape[:2])
@@ -259,15 +285,15 @@ def test_a_mask_of_ones_is_no_mask(photo, statistic):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("statistic", ["gaussian", "sliced"])
-def test_every_control_runs_with_the_statistic_and_lowers_its_loss(photo, statistic):
+@pytest.mark.parametrize("statistic, swag_temperature", WITH_SWAG)
+def test_every_control_runs_with_the_statistic_and_lowers_its_loss(photo, statistic, swag_temperature):
     from nst_teach import transfer
 
-    settings = small_settings(statistic).replace(style_scale=1.5, preserve_color="luminance",
-                                                 stages=((0.5, 6), (1.0, 6)))
+    settings = small_settings(statistic, swag_temperature).replace(
+        style_scale=1.5, preserve_color="luminance", stages=((0.5, 6), (1.0, 6)))
     result = transfer(photo, ["swirls", "cubist"], settings, style_blend=(0.7, 0.3))
     assert result.image.shape[:2] == (48, 41)
-    plain = transfer(photo, "swirls", small_settings(statistic).replace(iterations=3))
+    plain = transfer(photo, "swirls", small_settings(statistic, swag_temperature).replace(iterations=3))
     losses = plain.history.iteration_loss
     assert losses[-1] < losses[0]
 
@@ -287,3 +313,30 @@ def test_fast_network_style_term_is_one_for_all_zero_features(statistic):
     outputs = tf.random.uniform((1, 32, 32, 3), 0, 255, seed=1)
     some = loss.features(fast.vgg_input(outputs))["block1_conv2"]
     assert 0 < float(loss._relative_style("block1_conv2", some)) < 10
+
+
+@pytest.mark.parametrize("statistic", ["gram", "sliced"])
+def test_swag_smooths_the_target_and_the_combination_alike(photo, statistic):
+    from nst_teach.optimize import setup
+
+    style = lambda settings: setup(photo, "swirls", settings).loss_and_grads(  # noqa: E731
+        setup(photo, "swirls", settings).x0)[0]["style"]
+    assert style(small_settings(statistic, 5.0)) > 0
+    # So hot that every channel is flat on both sides: nothing left to match.
+    assert style(small_settings(statistic, 1e9)) == pytest.approx(0, abs=1e-6 * style(small_settings(statistic)))
+
+
+def test_fast_network_trains_on_swag_smoothed_features():
+    import tensorflow as tf
+
+    from nst_teach import data, fast, images
+
+    settings = fast.FastSettings(size=32, batch_size=1, backbone="random", style_size=32,
+                                 style_layers=("block1_conv2", "block2_conv2"), swag_temperature=1e9)
+    loss, _ = fast.make_loss(images.resize(data.example("swirls"), (48, 48), "bicubic"), settings)
+    outputs = tf.random.uniform((1, 32, 32, 3), 0, 255, seed=1)
+    some = loss.features(fast.vgg_input(outputs))["block1_conv2"]
+    assert float(loss._relative_style("block1_conv2", some)) == pytest.approx(0, abs=1e-6)
+    warm = fast.make_loss(images.resize(data.example("swirls"), (48, 48), "bicubic"),
+                          settings.replace(swag_temperature=5.0))[0]
+    assert float(warm._relative_style("block1_conv2", some)) > 1e-3

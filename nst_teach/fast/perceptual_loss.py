@@ -28,7 +28,8 @@ def vgg_input(rgb):
     return rgb[..., ::-1] - tf.constant(IMAGENET_MEAN_BGR)
 
 
-def style_targets(extractor, style_image, layers, statistic="gram", crop=None, seed=0):
+def style_targets(extractor, style_image, layers, statistic="gram", crop=None, seed=0,
+                  swag_temperature=None):
     """Each style layer's target from the style image, for `statistic` (notebook 10).
 
     ``"gram"``: the Gram matrix *per position* (G / M). Dividing by the
@@ -38,6 +39,7 @@ def style_targets(extractor, style_image, layers, statistic="gram", crop=None, s
     shape (the book stretches it instead). ``"gaussian"`` and ``"sliced"``
     are averages, free of the size already; the sliced quantiles are taken at
     as many levels as a `crop` x `crop` output has positions at that layer.
+    With `swag_temperature`, the features are smoothed first (`statistics.swag`).
 
     Used by `nst_teach.fast.perceptual_loss`.
     """
@@ -47,6 +49,8 @@ def style_targets(extractor, style_image, layers, statistic="gram", crop=None, s
     targets = {}
     for index, name in enumerate(layers):
         f = features[name]
+        if swag_temperature:
+            f = statistics.swag(f, swag_temperature)
         if statistic == "gaussian":
             targets[name] = statistics.gaussian_target([f])
         elif statistic == "sliced":
@@ -118,6 +122,8 @@ class PerceptualLoss:
     def _relative_style(self, name, features):
         """One layer's style loss over the same loss of an all-zero feature map."""
         target, statistic = self.grams[name], getattr(self.settings, "style_statistic", "gram")
+        if getattr(self.settings, "swag_temperature", None):
+            features = statistics.swag(features, self.settings.swag_temperature)
         if statistic == "gram":
             target = target * float(features.shape[1] * features.shape[2])
             loss = lambda f: style_loss(target, f, None, "paper")  # noqa: E731
@@ -141,7 +147,7 @@ def make_loss(style_image, settings):
     side = settings.style_size or 2 * settings.size
     style_image = images.resize(style_image, _shorter_side(style_image, side), "bicubic")
     grams = style_targets(features, style_image, settings.style_layers, settings.style_statistic,
-                          settings.size, settings.seed)
+                          settings.size, settings.seed, settings.swag_temperature)
     return PerceptualLoss(features, content_features, grams, settings), backbone
 
 

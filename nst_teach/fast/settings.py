@@ -79,6 +79,9 @@ class FastSettings(Validated):
                                   Names(VGG_LAYERS, what="layer", hint=LAYER_HINT))
     style_statistic: str = setting("gram", "what the style loss compares: gram, gaussian or "
                                    "sliced (notebook 10)", Choice(STYLE_STATISTICS))
+    swag_temperature: float | None = setting(None, "smooth the style layers first (SWAG; "
+                                             "notebook 10); default off",
+                                             Optional(Number(positive=True)))
     backbone: str = setting("auto", "the network", Choice(BACKBONES))
     weights: str | None = setting(None, "path of a local VGG19 weights file (.h5)",
                                   Optional(Text(path=True, what="the path of a .h5 file")))
