@@ -32,7 +32,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .config import FAST_STAGES, INITS, PRESETS, Settings, preset, vgg_layer_names
+from .config import FAST_STAGES, INITS, PRESETS, Settings, check_style_counts, preset, vgg_layer_names
 from .fast.settings import MIN_SIDE, FastSettings
 from .schema import Numbers, Optional, SettingError, flag_help, flag_of, in_flag_words
 
@@ -515,13 +515,12 @@ def _preset(name, changes):
 
 def _check_counts_and_layers(args, settings):
     """What the run would find only after TensorFlow's start: masks, blend weights, VGG16's layers."""
-    styles = len(args.style)
-    if args.mask and len(args.mask) != styles:
-        raise ValueError(f"--mask: {len(args.mask)} mask(s) for {styles} style image(s): "
-                         "give one mask per style image")
-    if settings.style_blend is not None and len(settings.style_blend) != styles:
-        raise SettingError(f"style_blend has {len(settings.style_blend)} weights for {styles} "
-                           "style image(s): give one each", "style_blend")
+    try:
+        check_style_counts(len(args.style), settings.style_blend, len(args.mask) if args.mask else None)
+    except SettingError:
+        raise
+    except ValueError as error:
+        raise ValueError(f"--mask: {error}") from None
     if settings.backbone == "hed-vgg16":
         missing = [name for name in settings.layers if name not in vgg_layer_names("vgg16")]
         if missing:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __all__ = [
     "vgg_layer_names", "min_size_for", "Settings", "preset", "at_height", "BOOK", "QUICK", "PAINTERLY",
-    "PAINTERLY_QUICK", "PAINTERLY_BY_STATISTIC", "PRESETS", "FAST_STAGES",
+    "PAINTERLY_QUICK", "PAINTERLY_BY_STATISTIC", "PRESETS", "FAST_STAGES", "check_style_counts",
 ]
 
 import re
@@ -198,6 +198,20 @@ class Settings(Validated):
     def layers(self):
         """The content layer followed by the style layers (no repeats)."""
         return tuple(dict.fromkeys((self.content_layer, *self.style_layers)))
+
+
+def check_style_counts(styles, style_blend=None, masks=None):
+    """One blend weight and one mask (if any) per style image, or an error that says so.
+
+    `styles` and `masks` are counts. A `SettingError` names ``style_blend``; a
+    mask count raises `ValueError`. Checked here once for the command line
+    (before TensorFlow starts), `nst_teach.problem` and `nst_teach.features`.
+    """
+    if style_blend is not None and len(style_blend) != styles:
+        raise SettingError(f"style_blend has {len(style_blend)} weights for {styles} style image(s): "
+                           "give one each", "style_blend")
+    if masks is not None and masks != styles:
+        raise ValueError(f"{masks} mask(s) for {styles} style image(s): give one mask per style image")
 
 
 FAST_STAGES = ((0.5, 30), (1.0, 30))

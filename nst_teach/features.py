@@ -14,7 +14,7 @@ import numpy as np
 from .tensorflow_setup import keras, tf
 from .backbones import conv_layer_names
 from .caches import Cache
-from .config import CONVOLUTIONS
+from .config import CONVOLUTIONS, check_style_counts
 from . import statistics
 from .losses import gram_matrix
 from .schema import SettingError
@@ -89,11 +89,8 @@ def compute_targets(extractor, content_x, style_x, settings, masks=None):
     """
     content_features = extractor(tf.constant(content_x))
     styles = list(style_x) if isinstance(style_x, (list, tuple)) else [style_x]
+    check_style_counts(len(styles), settings.style_blend, None if masks is None else len(masks))
     blend = settings.style_blend or (1.0,) * len(styles)
-    if len(blend) != len(styles):
-        raise SettingError(
-            f"style_blend has {len(blend)} weights for {len(styles)} style images: give one each",
-            "style_blend")
     style_features = [extractor(tf.constant(s)) for s in styles]
     content = content_features[settings.content_layer]
     describe = lambda features, weights: {  # noqa: E731
@@ -101,8 +98,6 @@ def compute_targets(extractor, content_x, style_x, settings, masks=None):
         for name in settings.style_layers}
     if masks is None:
         return Targets(content, describe(style_features, blend))
-    if len(masks) != len(styles):
-        raise ValueError(f"{len(masks)} masks for {len(styles)} style images: give one mask per style")
     regions = []
     for weight, features, mask in zip(blend, style_features, masks):
         layer_masks = {name: _mask_at(mask, content_features[name].shape[1:3])

@@ -17,7 +17,7 @@ from PIL import Image
 
 from . import color, images
 from .backbones import load_backbone
-from .config import BOOK, min_size_for
+from .config import BOOK, check_style_counts, min_size_for
 from .data import image_or_example
 from .evaluator import make_loss_and_grads
 from .features import compute_targets, feature_extractor
@@ -158,8 +158,7 @@ def _start_image(settings, content, style, init_image):
 def _masks(mask, n_styles, size):
     """Masks as float arrays in [0, 1] at the content's size, one per style."""
     masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
-    if len(masks) != n_styles:
-        raise ValueError(f"{len(masks)} mask(s) for {n_styles} style image(s): give one mask per style")
+    check_style_counts(n_styles, masks=len(masks))
     out = []
     for m in masks:
         m = np.asarray(m)

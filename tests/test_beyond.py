@@ -25,7 +25,7 @@ def test_blend_with_weight_one_equals_that_style_alone(content):
 
 
 def test_blend_needs_one_weight_per_style(content):
-    with pytest.raises(ValueError, match="3 weights for 2 style images"):
+    with pytest.raises(ValueError, match="3 weights for 2 style image"):
         transfer(content, ["swirls", "cubist"], FAST, style_blend=(1, 1, 1))
 
 
