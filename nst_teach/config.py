@@ -204,8 +204,10 @@ def check_style_counts(styles, style_blend=None, masks=None):
     """One blend weight and one mask (if any) per style image, or an error that says so.
 
     `styles` and `masks` are counts. A `SettingError` names ``style_blend``; a
-    mask count raises `ValueError`. Checked here once for the command line
-    (before TensorFlow starts), `nst_teach.problem` and `nst_teach.features`.
+    mask count raises `ValueError`. One check for the command line (before
+    TensorFlow starts) and the library.
+
+    Used by `nst_teach.cli`, `nst_teach.problem` and `nst_teach.features`.
     """
     if style_blend is not None and len(style_blend) != styles:
         raise SettingError(f"style_blend has {len(style_blend)} weights for {styles} style image(s): "
