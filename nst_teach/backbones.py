@@ -19,7 +19,7 @@ from __future__ import annotations
 __all__ = [
     "WeightsUnavailable", "keras_models_dir", "vgg19_weights_path", "can_download",
     "how_to_get_vgg19", "vgg19", "hed_vgg16", "vgg19_available", "resolve", "load_backbone",
-    "with_average_pooling", "conv_layer_names",
+    "SmoothMaxPooling2D", "with_pooling", "conv_layer_names",
 ]
 
 import os
@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 
 from .caches import Cache
 from .config import BACKBONES
-from .tensorflow_setup import keras
+from .tensorflow_setup import keras, tf
 
 VGG19_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 VGG19_WEIGHTS_URL = (
@@ -199,7 +199,7 @@ def load_backbone(name="auto", weights=None, seed=0, pooling="max"):
 
     Returns ``(model, resolved_name)``. ``"auto"`` falls back from ``vgg19`` to
     ``hed-vgg16`` with a warning; naming ``"vgg19"`` never falls back.
-    ``pooling="avg"`` swaps max for average pooling (see `with_average_pooling`).
+    ``pooling="avg"`` or ``"smooth"`` swaps VGG's max pooling (see `with_pooling`).
     `seed` only draws the ``"random"`` network's weights: a pretrained
     backbone is the same network whatever the seed, so a run with another
     seed (a noise start) reuses it, its extractor and its traced loss step.
@@ -213,9 +213,9 @@ def load_backbone(name="auto", weights=None, seed=0, pooling="max"):
 
 
 def _build_backbone(name, weights, seed, pooling):
-    if pooling == "avg":
+    if pooling != "max":
         model, name = load_backbone(name, weights, seed)
-        return with_average_pooling(model), name
+        return with_pooling(model, pooling), name
     name = resolve(name, weights)
     if name == "vgg19":
         return vgg19(weights or "imagenet"), name
@@ -226,24 +226,47 @@ def _build_backbone(name, weights, seed, pooling):
     raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}; got {name!r}")
 
 
-def with_average_pooling(model):
-    """A copy of `model` with average pooling where it had max pooling, same weights.
+class SmoothMaxPooling2D(keras.layers.Layer):
+    """Max pooling on the way forward, average pooling's gradient on the way back.
 
-    Gatys et al. (2015) report that average pooling gives slightly smoother,
-    more appealing results (notebook 09).
+    The features are max pooling's (to float32 round-off), so the network
+    sees what it was trained on; but each pooled value's gradient is shared
+    by all the pixels of its window, where max pooling sends it to the
+    largest one alone. That one-pixel-in-four grid is a suspect for the woven
+    texture of flat skies (docs/quality.md).
 
     Used by `nst_teach.backbones`.
     """
+
+    def __init__(self, pool_size=(2, 2), strides=None, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size, self.strides = tuple(pool_size), tuple(strides or pool_size)
+
+    def call(self, x):
+        average = tf.nn.avg_pool2d(x, self.pool_size, self.strides, "VALID")
+        return average + tf.stop_gradient(tf.nn.max_pool2d(x, self.pool_size, self.strides, "VALID") - average)
+
+
+def with_pooling(model, pooling):
+    """A copy of `model` with other pooling where it had max pooling, same weights.
+
+    ``"avg"``: average pooling, which Gatys et al. (2015) report gives slightly
+    smoother, more appealing results (notebook 09). ``"smooth"``: max pooling
+    with average pooling's gradient (`SmoothMaxPooling2D`).
+
+    Used by `nst_teach.backbones`.
+    """
+    make = {"avg": keras.layers.AveragePooling2D, "smooth": SmoothMaxPooling2D}[pooling]
     x = inputs = keras.Input((None, None, 3))
     for layer in model.layers[1:]:
         if isinstance(layer, keras.layers.MaxPooling2D):
-            copy = keras.layers.AveragePooling2D(layer.pool_size, layer.strides, name=layer.name)
+            copy = make(layer.pool_size, layer.strides, name=layer.name)
         else:
             copy = layer.__class__.from_config(layer.get_config())
         x = copy(x)
         if layer.weights:
             copy.set_weights(layer.get_weights())
-    return keras.Model(inputs, x, name=f"{model.name}_avg_pooling")
+    return keras.Model(inputs, x, name=f"{model.name}_{pooling}_pooling")
 
 
 def conv_layer_names(model):

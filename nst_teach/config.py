@@ -29,7 +29,7 @@ BACKBONES = ("auto", "vgg19", "hed-vgg16", "random")
 RESAMPLE = ("nearest", "bilinear", "bicubic", "lanczos")
 INITS = ("content", "noise", "style")
 COLOR_MODES = ("none", "luminance", "histogram", "post")
-POOLINGS = ("max", "avg")
+POOLINGS = ("max", "avg", "smooth")
 OPTIMIZERS = ("book", "lbfgs", "adam")
 CONVOLUTIONS = ("winograd", "direct")
 
@@ -151,7 +151,8 @@ class Settings(Validated):
                                         Optional(Numbers(some_positive=True)))
     style_layer_weights: tuple | None = setting(
         None, "one factor per style layer, comma-separated (default all 1)", Optional(Numbers()))
-    pooling: str = setting("max", "the backbone's pooling", Choice(POOLINGS),
+    pooling: str = setting("max", "the backbone's pooling: max (VGG's), avg, or smooth (max pooling "
+                           "with average pooling's gradient; docs/quality.md)", Choice(POOLINGS),
                            control=Control("menu", "beyond", "pooling"))
     optimizer: str = setting("book", "the optimiser: book (restarted L-BFGS), lbfgs (one run), adam",
                              Choice(OPTIMIZERS), control=Control("menu", "beyond", "optimiser"))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from nst_teach import backbones, clear_caches
-from nst_teach.backbones import WeightsUnavailable, load_backbone
+from nst_teach.backbones import SmoothMaxPooling2D, WeightsUnavailable, load_backbone
 from nst_teach.config import vgg_layer_names
 from nst_teach.features import feature_extractor
 from tests.conftest import NetworkBlocked
@@ -152,3 +152,35 @@ def test_average_pooling_keeps_weights_and_averages():
            for kind, m in (("max", model), ("avg", avg))}
     np.testing.assert_allclose(got["avg"], expected, rtol=1e-4, atol=1e-5)
     assert not np.allclose(got["max"], expected, atol=1e-3)
+
+
+def test_smooth_pooling_is_max_forward_and_average_backward():
+    import tensorflow as tf
+
+    x = tf.constant(np.random.default_rng(1).normal(size=(1, 6, 8, 3)).astype("float32"))
+    weights = tf.constant(np.random.default_rng(2).normal(size=(1, 3, 4, 3)).astype("float32"))
+    pools = {"smooth": SmoothMaxPooling2D((2, 2)), "max": tf.keras.layers.MaxPooling2D((2, 2)),
+             "avg": tf.keras.layers.AveragePooling2D((2, 2))}
+    out, grad = {}, {}
+    for kind, pool in pools.items():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out[kind] = pool(x)
+            loss = tf.reduce_sum(out[kind] * weights)
+        grad[kind] = tape.gradient(loss, x).numpy()
+    window = x.numpy().reshape(1, 3, 2, 4, 2, 3)
+    np.testing.assert_allclose(out["smooth"], window.max(axis=(2, 4)), rtol=1e-6, atol=1e-6)
+    # Each pooled value's gradient shared by its four pixels: a quarter of its weight each.
+    expected = np.repeat(np.repeat(weights.numpy() / 4, 2, axis=1), 2, axis=2)
+    np.testing.assert_allclose(grad["smooth"], expected, rtol=1e-6)
+    np.testing.assert_allclose(grad["smooth"], grad["avg"], rtol=1e-6)
+    assert not np.allclose(grad["smooth"], grad["max"])
+
+
+def test_smooth_pooling_backbone_has_max_poolings_features():
+    model, _ = load_backbone("random")
+    smooth, _ = load_backbone("random", pooling="smooth")
+    x = np.random.default_rng(0).normal(size=(1, 16, 16, 3)).astype("float32") * 50
+    layers = ["block3_conv1"]
+    np.testing.assert_allclose(feature_extractor(smooth, layers)(x)["block3_conv1"],
+                               feature_extractor(model, layers)(x)["block3_conv1"], rtol=1e-4, atol=1e-3)
