@@ -54,8 +54,9 @@ def plot_loss_history(history, ax=None, title="Loss during the optimisation"):
         else:
             if index:
                 ax.axvline(first - 0.5, color="0.6", linewidth=1)
-            ax.annotate(f"{height} px", (first, 1), xycoords=("data", "axes fraction"),
-                        xytext=(3, -3), textcoords="offset points", va="top", fontsize=8)
+            # At the foot of the axes: the legend sits at the top right.
+            ax.annotate(f"{height} px", (first, 0), xycoords=("data", "axes fraction"),
+                        xytext=(3, 3), textcoords="offset points", va="bottom", fontsize=8)
         first += stage.n_evaluations
     ax.set_yscale("log")
     # The content loss starts at exactly 0 (we start from the content image):
