@@ -285,9 +285,11 @@ def swag(features, temperature):
 
         S[p, c] = M * exp(F[p, c] / T) / sum_q exp(F[q, c] / T),   M positions
 
-    Wang, Li and Vasconcelos (CVPR 2021) found that networks whose deep
-    activations are peaky and sparse (ResNets, and hed-vgg16's edge detectors)
-    carry style poorly, and smoothed them this way before the Gram matrix.
+    Wang, Li and Vasconcelos (CVPR 2021) found that networks whose
+    activations are peaky (ResNets) carry style poorly, and smoothed them
+    this way before the Gram matrix. On hed-vgg16 it loses the painting: a
+    constant added to a channel changes nothing, so its overall level, where
+    this backbone keeps the colours, is unseen (docs/quality.md, "SWAG").
     The temperature `T` is in the activations' own units: far above their
     spread, every channel becomes flat (all ones); far below, one position
     takes all. Multiplying by M keeps the mean at 1 whatever the size, as
