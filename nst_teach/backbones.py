@@ -256,7 +256,10 @@ def with_pooling(model, pooling):
 
     Used by `nst_teach.backbones`.
     """
-    make = {"avg": keras.layers.AveragePooling2D, "smooth": SmoothMaxPooling2D}[pooling]
+    kinds = {"avg": keras.layers.AveragePooling2D, "smooth": SmoothMaxPooling2D}
+    if pooling not in kinds:
+        raise ValueError(f"pooling must be 'max', 'avg' or 'smooth', got {pooling!r}")
+    make = kinds[pooling]
     x = inputs = keras.Input((None, None, 3))
     for layer in model.layers[1:]:
         if isinstance(layer, keras.layers.MaxPooling2D):

@@ -87,9 +87,9 @@ def compute_targets(extractor, content_x, style_x, settings, masks=None):
 
     Taught in notebook 09.
     """
-    content_features = extractor(tf.constant(content_x))
     styles = list(style_x) if isinstance(style_x, (list, tuple)) else [style_x]
     check_style_counts(len(styles), settings.style_blend, None if masks is None else len(masks))
+    content_features = extractor(tf.constant(content_x))
     blend = settings.style_blend or (1.0,) * len(styles)
     style_features = [extractor(tf.constant(s)) for s in styles]
     content = content_features[settings.content_layer]

@@ -184,3 +184,8 @@ def test_smooth_pooling_backbone_has_max_poolings_features():
     layers = ["block3_conv1"]
     np.testing.assert_allclose(feature_extractor(smooth, layers)(x)["block3_conv1"],
                                feature_extractor(model, layers)(x)["block3_conv1"], rtol=1e-4, atol=1e-3)
+
+
+def test_unknown_pooling_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="pooling must be 'max', 'avg' or 'smooth', got 'mean'"):
+        load_backbone("random", pooling="mean")

@@ -319,8 +319,10 @@ def test_fast_network_style_term_is_one_for_all_zero_features(statistic):
 def test_swag_smooths_the_target_and_the_combination_alike(photo, statistic):
     from nst_teach.optimize import setup
 
-    style = lambda settings: setup(photo, "swirls", settings).loss_and_grads(  # noqa: E731
-        setup(photo, "swirls", settings).x0)[0]["style"]
+    def style(settings):
+        problem = setup(photo, "swirls", settings)
+        return problem.loss_and_grads(problem.x0)[0]["style"]
+
     assert style(small_settings(statistic, 5.0)) > 0
     # So hot that every channel is flat on both sides: nothing left to match.
     assert style(small_settings(statistic, 1e9)) == pytest.approx(0, abs=1e-6 * style(small_settings(statistic)))
