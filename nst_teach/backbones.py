@@ -29,7 +29,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .caches import Cache
-from .config import BACKBONES
+from .config import BACKBONES, POOLINGS
 from .tensorflow_setup import keras, tf
 
 VGG19_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -258,7 +258,8 @@ def with_pooling(model, pooling):
     """
     kinds = {"avg": keras.layers.AveragePooling2D, "smooth": SmoothMaxPooling2D}
     if pooling not in kinds:
-        raise ValueError(f"pooling must be 'max', 'avg' or 'smooth', got {pooling!r}")
+        choices = ", ".join(map(repr, POOLINGS[:-1])) + f" or {POOLINGS[-1]!r}"
+        raise ValueError(f"pooling must be {choices}, got {pooling!r}")
     make = kinds[pooling]
     x = inputs = keras.Input((None, None, 3))
     for layer in model.layers[1:]:
