@@ -288,21 +288,29 @@ class Kernel:
         return reply
 
     async def reconnected(self, seconds):
-        """True once a restarted kernel answers on fresh channels; False after `seconds`.
+        """True once a restarted kernel answers on both its shell and iopub channels; False after `seconds`.
 
         After a restart the old connection no longer carries the kernel's
-        status messages, and a request sent while it restarts can be lost: so
-        reconnect, and ask for the kernel's info every 2 seconds until it answers.
+        messages; a connection opened while it restarts can stay on its old
+        ports; and a shell reply does not prove that iopub, where a cell's
+        'idle' comes, is subscribed yet. So open a fresh connection, ask for
+        the kernel's info and wait for its reply and its iopub status, on a
+        new connection every 5 seconds until both come.
         """
-        self.socket.close()
-        await self.connect()
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            msg_id = await self.send("kernel_info_request", {})
-            outcome, _ = await self.first(min(time.monotonic() + 2.0, deadline),
-                                          lambda m: m.get("parent_header", {}).get("msg_id") == msg_id)
-            if outcome != "timeout":
-                return outcome == "found"
+            self.socket.close()
+            await self.connect()
+            msg_id, channels = await self.send("kernel_info_request", {}), set()
+
+            def answered(message):
+                if message.get("parent_header", {}).get("msg_id") == msg_id:
+                    channels.add(message.get("channel"))
+                return {"shell", "iopub"} <= channels
+
+            outcome, _ = await self.first(min(time.monotonic() + 5.0, deadline), answered)
+            if outcome == "found":
+                return True
         return False
 
     async def wait_until_ended(self, seconds):
