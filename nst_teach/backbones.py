@@ -207,9 +207,15 @@ def load_backbone(name="auto", weights=None, seed=0, pooling="max"):
 
     Taught in notebooks 01 and 02.
     """
+    _check_pooling(pooling)
     seed = seed if name == "random" else 0
     return _NETWORKS.get((name, weights, seed, pooling),
                           lambda: _build_backbone(name, weights, seed, pooling))
+
+
+def _check_pooling(pooling):
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}; got {pooling!r}")
 
 
 def _build_backbone(name, weights, seed, pooling):
@@ -252,15 +258,15 @@ def with_pooling(model, pooling):
 
     ``"avg"``: average pooling, which Gatys et al. (2015) report gives slightly
     smoother, more appealing results (notebook 09). ``"smooth"``: max pooling
-    with average pooling's gradient (`SmoothMaxPooling2D`).
+    with average pooling's gradient (`SmoothMaxPooling2D`). ``"max"``: `model`
+    itself.
 
     Used by `nst_teach.backbones`.
     """
-    kinds = {"avg": keras.layers.AveragePooling2D, "smooth": SmoothMaxPooling2D}
-    if pooling not in kinds:
-        choices = ", ".join(map(repr, POOLINGS[:-1])) + f" or {POOLINGS[-1]!r}"
-        raise ValueError(f"pooling must be {choices}, got {pooling!r}")
-    make = kinds[pooling]
+    _check_pooling(pooling)
+    if pooling == "max":
+        return model
+    make = {"avg": keras.layers.AveragePooling2D, "smooth": SmoothMaxPooling2D}[pooling]
     x = inputs = keras.Input((None, None, 3))
     for layer in model.layers[1:]:
         if isinstance(layer, keras.layers.MaxPooling2D):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from nst_teach import backbones, clear_caches
-from nst_teach.backbones import SmoothMaxPooling2D, WeightsUnavailable, load_backbone
+from nst_teach.backbones import SmoothMaxPooling2D, WeightsUnavailable, load_backbone, with_pooling
 from nst_teach.config import vgg_layer_names
 from nst_teach.features import feature_extractor
 from tests.conftest import NetworkBlocked
@@ -186,6 +186,14 @@ def test_smooth_pooling_backbone_has_max_poolings_features():
                                feature_extractor(model, layers)(x)["block3_conv1"], rtol=1e-4, atol=1e-3)
 
 
-def test_unknown_pooling_is_refused_with_the_choices():
-    with pytest.raises(ValueError, match="pooling must be 'max', 'avg' or 'smooth', got 'mean'"):
-        load_backbone("random", pooling="mean")
+def test_unknown_pooling_is_refused_with_the_choices_before_any_network_is_built(tmp_path):
+    missing = tmp_path / "no-such-weights.h5"  # building would fail on these first
+    for call in (lambda: load_backbone("vgg19", weights=str(missing), pooling="mean"),
+                 lambda: with_pooling(load_backbone("random")[0], "mean")):
+        with pytest.raises(ValueError, match="pooling must be one of max, avg, smooth; got 'mean'"):
+            call()
+
+
+def test_max_pooling_keeps_the_network_itself():
+    model, _ = load_backbone("random")
+    assert with_pooling(model, "max") is model
