@@ -202,6 +202,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     presets = [name for name in args.presets.split(",") if name]
+    from nst_teach import backbones
+
+    backbone = backbones.resolve(args.backbone)  # the painterly presets' values depend on it
     pairs = (folder_pairs(args.folder) if args.folder else
              [tuple(pair.split(":", 1)) for pair in args.pairs.split(",")] if args.pairs else
              PAIRS[:2] if args.quick else PAIRS)
@@ -217,7 +220,7 @@ def main(argv=None):
     rows = []
     for content, style in pairs:
         print(f"{short(content)} x {short(style)}", flush=True)
-        rows.append({**run_pair(content, style, presets, height, args.backbone, out, network,
+        rows.append({**run_pair(content, style, presets, height, backbone, out, network,
                                 parse_set(args.set)),
                      "source": (content, style)})
     presets = presets + [FAST] * (network is not None)

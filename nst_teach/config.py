@@ -13,8 +13,8 @@ __all__ = [
 import re
 from dataclasses import dataclass
 
-from .schema import (Choice, Control, Integer, Names, Number, Numbers, Optional, SettingError,
-                     Stages, Text, Validated, setting)
+from .schema import (Choice, Control, Fraction, Integer, Names, Number, Numbers, Optional,
+                     SettingError, Stages, Text, Validated, setting)
 
 BOOK_STYLE_LAYERS = (
     "block1_conv1",
@@ -158,13 +158,16 @@ class Settings(Validated):
                              Choice(OPTIMIZERS), control=Control("menu", "beyond", "optimiser"))
     lbfgs_history: int = setting(10, "L-BFGS memory size m (scipy's default)", Integer(1))
     learning_rate: float = setting(4.0, "Adam's step", Number(positive=True), unit="pixel units")
+    adam_average: float = setting(
+        0.0, "Adam's picture: 0 its best step; d in (0, 1) the average of its steps, each older "
+        "one weighted d times less (nst_teach.optimizers.Adam)", Fraction())
     convolution: str = setting("winograd", "the same result to float32 round-off; winograd is "
                                "faster, direct is TensorFlow's own (nst_teach.winograd)",
                                Choice(CONVOLUTIONS))
     stages: tuple | None = setting(
         None, "coarse to fine (nst_teach.schedule): FRACTION:EVALUATIONS per stage, e.g. "
-        "0.25:60,0.5:80,1:200, the last at full size (ignores --iterations, --maxfun, "
-        "--optimizer)", Optional(Stages()))
+        "0.25:60,0.5:80,1:200, the last at full size, each by L-BFGS or, with --optimizer "
+        "adam, by Adam (ignores --iterations, --maxfun)", Optional(Stages()))
     memory_limit_gb: float | None = setting(
         None, "refuse runs estimated to need more (default: 3/4 of this machine's memory)",
         Optional(Number(positive=True)), unit="GB", flag="--memory-limit")

@@ -10,7 +10,7 @@ exact budget from the same start.
 
 from __future__ import annotations
 
-__all__ = ["restarted_lbfgs", "continuous_lbfgs", "lbfgs", "adam", "OPTIMIZERS", "Run",
+__all__ = ["restarted_lbfgs", "continuous_lbfgs", "lbfgs", "adam", "Adam", "OPTIMIZERS", "Run",
            "problem", "race", "compare"]
 
 import time
@@ -68,19 +68,66 @@ def lbfgs(evaluator, x, evaluations, history_size, *, factr=0.0, maxiter=15000):
         pass
 
 
-def adam(evaluator, x, settings, end_of_iteration, beta1=0.9, beta2=0.999, eps=1e-8):
-    """Adam on the pixels, one evaluation a step, `settings.learning_rate` in pixel units.
+def adam(evaluator, x, settings, end_of_iteration):
+    """Adam on the pixels for `iterations x maxfun` evaluations (`Adam`).
+
+    Every `maxfun` evaluations count as an iteration, showing `Adam.shown`.
 
     Used by `nst_teach.optimizers` (`OPTIMIZERS`).
     """
-    _every(evaluator, settings, end_of_iteration)
-    x, m, v = x.copy(), np.zeros_like(x), np.zeros_like(x)
-    for t in range(1, settings.iterations * settings.maxfun + 1):
-        evaluator.loss(x)
-        g = evaluator.grads(x)
-        m = beta1 * m + (1 - beta1) * g
-        v = beta2 * v + (1 - beta2) * g * g
-        x -= settings.learning_rate * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+    optimiser = Adam(x, settings.learning_rate, settings.adam_average)
+    for i in range(settings.iterations):
+        optimiser.run(evaluator, settings.maxfun)
+        end_of_iteration(i, *optimiser.shown(evaluator))
+
+
+class Adam:
+    """Adam on the pixels, one evaluation a step, in pixel units; and the picture it shows.
+
+    Adam never settles: its last steps jitter around the minimum, and the
+    picture carries that jitter. With `average` d > 0 the picture is the
+    exponential moving average of the steps (each older step weighted d times
+    less, bias-corrected as Adam's own moments are), smoother than any one of
+    them: crowsonkb/style-transfer-pytorch shows its pictures this way, and
+    docs/quality.md measures what it buys here. With d = 0 the picture is
+    the step with the lowest loss, as for L-BFGS.
+
+    Used by `nst_teach.optimizers` and `nst_teach.schedule`.
+    """
+
+    def __init__(self, x, learning_rate, average=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.x = np.array(x, dtype=np.float64)
+        self.learning_rate, self.average = learning_rate, average
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.m, self.v, self.mean = (np.zeros_like(self.x) for _ in range(3))
+        self.steps = 0
+
+    def run(self, evaluator, steps):
+        """`steps` steps, each after one evaluation of `evaluator` at the current `x`."""
+        for _ in range(steps):
+            evaluator.loss(self.x)
+            self.step(evaluator.grads(self.x))
+
+    def step(self, grad):
+        """One Adam step along `grad`, and the average taken on."""
+        self.steps += 1
+        b1, b2, t = self.beta1, self.beta2, self.steps
+        self.m = b1 * self.m + (1 - b1) * grad
+        self.v = b2 * self.v + (1 - b2) * grad * grad
+        self.x -= self.learning_rate * (self.m / (1 - b1**t)) / (np.sqrt(self.v / (1 - b2**t)) + self.eps)
+        self.mean = self.average * self.mean + (1 - self.average) * self.x
+
+    def shown(self, evaluator):
+        """(picture, its loss): the steps' average, or without averaging the best step.
+
+        The average was never evaluated on the way: its loss is computed once
+        more here, outside the evaluator's count.
+        """
+        if not self.average:
+            best = evaluator.best_x
+            return (self.x.copy(), np.inf) if best is None else (best, evaluator.best_loss)
+        image = self.mean / (1 - self.average**self.steps) if self.steps else self.x.copy()
+        return image, float(evaluator.loss_and_grads(image)[0]["total"])
 
 
 def _every(evaluator, settings, end_of_iteration):

@@ -17,6 +17,10 @@ content weight larger by (full height / stage height)^2, so that the content
 keeps its share of the loss and the photo is not lost at the coarse stages
 (docs/quality.md).
 
+With ``optimizer="adam"`` each stage runs Adam instead, its picture the
+average of its steps when `Settings.adam_average` is set
+(`nst_teach.optimizers.Adam`; docs/quality.md, "Adam with an averaged image").
+
 Not the book's schedule: use `transfer` (the default) to compare with the book.
 """
 
@@ -29,7 +33,7 @@ import numpy as np
 from .config import BOOK, FAST_STAGES
 from .data import image_or_example
 from .loop import RunLoop
-from .optimizers import lbfgs
+from .optimizers import Adam, lbfgs
 from .problem import setup
 from .progress import Evaluation
 from .stages import settings_per_stage, stage_heights
@@ -74,7 +78,8 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
     Same arguments as `nst_teach.transfer` for images, settings, `mask` and
     `init_image` (see `nst_teach.problem.setup`); instead of
     `settings.iterations` x `settings.maxfun` restarted L-BFGS, runs one
-    L-BFGS (history `history_size`, default `settings.lbfgs_history`) per
+    L-BFGS (history `history_size`, default `settings.lbfgs_history`), or
+    Adam if `settings.optimizer` is "adam", per
     stage of `stages` (default `settings.stages`, else `FAST_STAGES`), each
     ``(fraction of settings.height, evaluations)``, upsampling the image
     between stages. `transfer` calls this when `settings.stages` is set.
@@ -124,12 +129,28 @@ def coarse_to_fine(content, style, settings=BOOK, *, stages=None, history_size=N
                 start = problem.x0  # as `transfer`: the content image unless settings.init says
             else:
                 start = upsample(x.reshape(shape), problem.shape[1:3]).ravel().astype(np.float64)
-            with loop.guard():
-                lbfgs(evaluator, start, evaluations, history_size, factr=10.0)
-            x = evaluator.best_x if evaluator.best_x is not None else start
+            x, loss = _run_stage(evaluator, start, evaluations, stage_settings, history_size, loop)
             shape = problem.shape
             with loop.guard():
-                loop.end_round(index, x, evaluator.best_loss, announce=not loop.stopped)
+                loop.end_round(index, x, loss, announce=not loop.stopped)
             if loop.stopped or loop.reached:
                 break
     return loop.finish()
+
+
+def _run_stage(evaluator, start, evaluations, settings, history_size, loop):
+    """One stage's optimiser from `start`: (picture, its loss), kept when the run is stopped.
+
+    L-BFGS (its best image), or Adam (`nst_teach.optimizers.Adam`) when
+    `settings.optimizer` is "adam".
+    """
+    if settings.optimizer == "adam":
+        adam = Adam(start, settings.learning_rate, settings.adam_average)
+        with loop.guard():
+            adam.run(evaluator, evaluations)
+        return adam.shown(evaluator)
+    with loop.guard():
+        lbfgs(evaluator, start, evaluations, history_size, factr=10.0)
+    if evaluator.best_x is None:
+        return start, evaluator.best_loss
+    return evaluator.best_x, evaluator.best_loss

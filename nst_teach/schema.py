@@ -15,7 +15,7 @@ Plain Python (no TensorFlow, no ipywidgets): ``nst-teach --help`` stays fast.
 from __future__ import annotations
 
 __all__ = [
-    "Check", "Integer", "Number", "Choice", "Text", "Numbers", "Integers", "Names", "Stages", "Optional",
+    "Check", "Integer", "Number", "Fraction", "Choice", "Text", "Numbers", "Integers", "Names", "Stages", "Optional",
     "Control", "setting", "Validated", "validate", "canonical_names", "UnknownSetting",
     "comma_list", "comma_numbers", "parse_stages", "flag_of", "flag_help", "SettingError",
     "in_flag_words",
@@ -133,6 +133,19 @@ class Number(Check):
                 or value < 0 or (self.positive and value == 0)):
             raise SettingError(f"{name} must be a finite number {low}, got {value!r}")
         return value if isinstance(value, int) else float(value)
+
+    parse = staticmethod(float)
+
+
+@dataclass(frozen=True)
+class Fraction(Check):
+    """A finite real number in [0, 1). Used by `nst_teach.config`."""
+
+    def __call__(self, name, value):
+        if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite(value)
+                or not 0 <= value < 1):
+            raise SettingError(f"{name} must be a number >= 0 and < 1, got {value!r}")
+        return float(value)
 
     parse = staticmethod(float)
 
