@@ -2,8 +2,9 @@
 
 Taught in notebook 06 (the optimisation): the book's L-BFGS restarted every
 `maxfun` evaluations (`restarted_lbfgs`), one continuous L-BFGS run
-(`continuous_lbfgs`) and Adam (`adam`), each spending its evaluations through
-an `nst_teach.evaluator.Evaluator`. `nst_teach.transfer` picks one by
+(`continuous_lbfgs`) and Adam (`adam`, `Adam`, whose picture may be the
+average of its steps), each spending its evaluations through an
+`nst_teach.evaluator.Evaluator`. `nst_teach.transfer` picks one by
 `settings.optimizer` (`OPTIMIZERS`); `race` and `compare` run them on an
 exact budget from the same start.
 """
