@@ -115,7 +115,8 @@ class Adam:
         b1, b2, t = self.beta1, self.beta2, self.steps
         self.m = b1 * self.m + (1 - b1) * grad
         self.v = b2 * self.v + (1 - b2) * grad * grad
-        self.x -= self.learning_rate * (self.m / (1 - b1**t)) / (np.sqrt(self.v / (1 - b2**t)) + self.eps)
+        m_hat, v_hat = self.m / (1 - b1**t), self.v / (1 - b2**t)  # bias-corrected
+        self.x -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)
         self.mean = self.average * self.mean + (1 - self.average) * self.x
 
     def shown(self, evaluator):

@@ -15,7 +15,8 @@ Plain Python (no TensorFlow, no ipywidgets): ``nst-teach --help`` stays fast.
 from __future__ import annotations
 
 __all__ = [
-    "Check", "Integer", "Number", "Fraction", "Choice", "Text", "Numbers", "Integers", "Names", "Stages", "Optional",
+    "Check", "Integer", "Number", "Fraction", "Choice", "Text", "Numbers", "Integers", "Names",
+    "Stages", "Optional",
     "Control", "setting", "Validated", "validate", "canonical_names", "UnknownSetting",
     "comma_list", "comma_numbers", "parse_stages", "flag_of", "flag_help", "SettingError",
     "in_flag_words",

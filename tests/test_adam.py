@@ -1,4 +1,4 @@
-"""Adam on the pixels and its averaged picture (nst_teach.optimizers.Adam), in a run and per stage."""
+"""Adam on the pixels and its averaged picture (nst_teach.optimizers.Adam), per run and stage."""
 
 import keras
 import numpy as np
