@@ -13,8 +13,8 @@ __all__ = [
 import re
 from dataclasses import dataclass
 
-from .schema import (Choice, Control, Fraction, Integer, Names, Number, Numbers, Optional,
-                     SettingError, Stages, Text, Validated, setting)
+from .schema import (Choice, Control, Integer, Names, Number, Numbers, Optional, SettingError,
+                     Stages, Text, Validated, setting)
 
 BOOK_STYLE_LAYERS = (
     "block1_conv1",
@@ -160,7 +160,7 @@ class Settings(Validated):
     learning_rate: float = setting(4.0, "Adam's step", Number(positive=True), unit="pixel units")
     adam_average: float = setting(
         0.0, "Adam's picture: 0 its best step; d in (0, 1) the average of its steps, each older "
-        "one weighted d times less (nst_teach.optimizers.Adam)", Fraction())
+        "one weighted d times less (nst_teach.optimizers.Adam)", Number(below=1.0))
     convolution: str = setting("winograd", "the same result to float32 round-off; winograd is "
                                "faster, direct is TensorFlow's own (nst_teach.winograd)",
                                Choice(CONVOLUTIONS))

@@ -15,8 +15,7 @@ Plain Python (no TensorFlow, no ipywidgets): ``nst-teach --help`` stays fast.
 from __future__ import annotations
 
 __all__ = [
-    "Check", "Integer", "Number", "Fraction", "Choice", "Text", "Numbers", "Integers", "Names",
-    "Stages", "Optional",
+    "Check", "Integer", "Number", "Choice", "Text", "Numbers", "Integers", "Names", "Stages", "Optional",
     "Control", "setting", "Validated", "validate", "canonical_names", "UnknownSetting",
     "comma_list", "comma_numbers", "parse_stages", "flag_of", "flag_help", "SettingError",
     "in_flag_words",
@@ -124,29 +123,22 @@ class Integer(Check):
 
 @dataclass(frozen=True)
 class Number(Check):
-    """A finite real number (NumPy's too) >= 0, or > 0 if `positive`. Used by `nst_teach.config`."""
+    """A finite real number (NumPy's too) >= 0, or > 0 if `positive`, and < `below` if given.
+
+    Used by `nst_teach.config`.
+    """
 
     positive: bool = False
+    below: float | None = None
 
     def __call__(self, name, value):
-        low = "> 0" if self.positive else ">= 0"
+        bounds = ("> 0" if self.positive else ">= 0") + (
+            f" and < {self.below:g}" if self.below is not None else "")
         if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite(value)
-                or value < 0 or (self.positive and value == 0)):
-            raise SettingError(f"{name} must be a finite number {low}, got {value!r}")
+                or value < 0 or (self.positive and value == 0)
+                or (self.below is not None and value >= self.below)):
+            raise SettingError(f"{name} must be a finite number {bounds}, got {value!r}")
         return value if isinstance(value, int) else float(value)
-
-    parse = staticmethod(float)
-
-
-@dataclass(frozen=True)
-class Fraction(Check):
-    """A finite real number in [0, 1). Used by `nst_teach.config`."""
-
-    def __call__(self, name, value):
-        if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite(value)
-                or not 0 <= value < 1):
-            raise SettingError(f"{name} must be a number >= 0 and < 1, got {value!r}")
-        return float(value)
 
     parse = staticmethod(float)
 

@@ -54,7 +54,7 @@ def test_without_averaging_the_picture_is_the_best_step():
 
 
 def test_the_decay_must_be_below_one():
-    with pytest.raises(SettingError, match="adam_average must be a number >= 0 and < 1, got 1"):
+    with pytest.raises(SettingError, match="adam_average must be a finite number >= 0 and < 1, got 1"):
         Settings(adam_average=1)
 
 
