@@ -103,6 +103,9 @@ class Evaluator:
         # listeners get `nst_teach.progress.Evaluation` events through ``on_event`` instead)
         self.on_evaluation = None
         self.budget = None  # at most this many evaluations, if set
+        # what an optimiser shows instead of `best_x` while it runs (Adam's average), if set:
+        # a function () -> x
+        self.preview = None
 
     def loss(self, x):
         if self.loss_value is not None:
@@ -123,6 +126,10 @@ class Evaluator:
         if self.on_evaluation is not None:
             self.on_evaluation(self.history.n_evaluations)
         return self.loss_value
+
+    def shown_x(self):
+        """The image a run shows now: the optimiser's `preview` if it set one, else `best_x`."""
+        return self.preview() if self.preview is not None else self.best_x
 
     def grads(self, x):
         if self.loss_value is None:
@@ -234,6 +241,6 @@ def evaluation_event(evaluator, problem, stage=0):
     """
     history = evaluator.history
     return Evaluation(history.n_evaluations, {name: history.evaluations[name][-1] for name in COMPONENTS},
-                      problem.shape[1], stage, history, lambda: problem.image(evaluator.best_x),
+                      problem.shape[1], stage, history, lambda: problem.image(evaluator.shown_x()),
                       evaluator.stop)
 

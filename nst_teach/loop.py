@@ -170,9 +170,11 @@ class RunLoop:
                           "on and its result keeps the image", RuntimeWarning, stacklevel=3)
 
     def finish(self):
-        """The run's `Result`; if it was stopped, with the best image seen in its last problem."""
+        """The run's `Result`; if it was stopped, with the image its last problem showed
+        (the best seen, or Adam's average: `Evaluator.shown_x`)."""
         if self.stopped:
             self.result.stopped = True
-            if self.evaluator.best_x is not None:
-                self.result.image = self.problem.image(self.evaluator.best_x)
+            shown = self.evaluator.shown_x()
+            if shown is not None:
+                self.result.image = self.problem.image(shown)
         return self.result

@@ -104,7 +104,12 @@ class Adam:
         self.steps = 0
 
     def run(self, evaluator, steps):
-        """`steps` steps, each after one evaluation of `evaluator` at the current `x`."""
+        """`steps` steps, each after one evaluation of `evaluator` at the current `x`.
+
+        With averaging, the run's live picture (`Evaluator.shown_x`) is the average.
+        """
+        if self.average:
+            evaluator.preview = self.picture
         for _ in range(steps):
             evaluator.loss(self.x)
             self.step(evaluator.grads(self.x))
@@ -128,8 +133,12 @@ class Adam:
         if not self.average:
             best = evaluator.best_x
             return (self.x.copy(), np.inf) if best is None else (best, evaluator.best_loss)
-        image = self.mean / (1 - self.average**self.steps) if self.steps else self.x.copy()
+        image = self.picture()
         return image, float(evaluator.loss_and_grads(image)[0]["total"])
+
+    def picture(self):
+        """The bias-corrected average of the steps so far (the start before any step)."""
+        return self.mean / (1 - self.average**self.steps) if self.steps else self.x.copy()
 
 
 def _every(evaluator, settings, end_of_iteration):

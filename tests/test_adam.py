@@ -53,6 +53,20 @@ def test_without_averaging_the_picture_is_the_best_step():
     assert loss == min(losses) < losses[-1] and quadratic(image)[0]["total"] == loss
 
 
+def test_a_run_shows_the_average_live_or_without_averaging_the_best_step():
+    for average in (0.8, 0.0):
+        evaluator, shown = Evaluator(quadratic), []
+        evaluator.on_evaluation = lambda n: shown.append(evaluator.shown_x().copy())  # noqa: B023
+        adam = Adam(np.zeros(4), learning_rate=4.0, average=average)
+        adam.run(evaluator, 6)
+        if average:  # the evaluation before a step shows the average of the steps before it
+            assert np.array_equal(shown[0], np.zeros(4))
+            np.testing.assert_allclose(evaluator.shown_x(), adam.shown(evaluator)[0], rtol=1e-12)
+            assert not np.allclose(evaluator.shown_x(), evaluator.best_x)
+        else:
+            assert evaluator.shown_x() is evaluator.best_x
+
+
 def test_the_decay_must_be_below_one():
     with pytest.raises(SettingError, match="adam_average must be a finite number >= 0 and < 1, got 1"):
         Settings(adam_average=1)
@@ -93,6 +107,13 @@ def test_transfer_with_adam_shows_the_average_every_iteration(photo):
 
 
 def test_a_stop_inside_an_adam_stage_keeps_the_average_so_far(photo):
-    stop_at_third = lambda event: isinstance(event, Evaluation) and event.count == 3  # noqa: E731
+    live = []
+
+    def stop_at_third(event):
+        if isinstance(event, Evaluation):
+            live.append(event.image)  # drawn when called: after the run, the average at its end
+            return event.count == 3
+
     result = coarse_to_fine(photo, "swirls", FAST, stages=STAGES, on_event=stop_at_third)
     assert result.stopped and result.n_evaluations == 3 and result.image.shape[0] == 24
+    assert np.array_equal(result.image, live[-1]())
