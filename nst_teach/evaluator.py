@@ -87,7 +87,8 @@ class Evaluator:
     As in the book, `loss(x)` computes both and caches the gradient, and
     `grads(x)` returns the cached gradient; calling them out of order is an
     error. Each evaluation is recorded in `history`, and the image with the
-    lowest loss seen so far is kept in `best_x`.
+    lowest loss seen so far is kept in `best_x`: what a run shows (`shown_x`),
+    unless its optimiser sets a `preview` of its own (Adam's average).
 
     Taught in notebook 06.
     """
@@ -103,9 +104,7 @@ class Evaluator:
         # listeners get `nst_teach.progress.Evaluation` events through ``on_event`` instead)
         self.on_evaluation = None
         self.budget = None  # at most this many evaluations, if set
-        # what an optimiser shows instead of `best_x` while it runs (Adam's average), if set:
-        # a function () -> x
-        self.preview = None
+        self.preview = None  # () -> the x an optimiser shows instead of best_x, if set
 
     def loss(self, x):
         if self.loss_value is not None:
