@@ -292,7 +292,8 @@ the loss), while twice the step painted more; a content layer one block
 shallower keeps the edges of a face (glasses, eyes, mouth) that block4_conv2
 let go. Measured on ten pairs, five of them kept out of the choice
 (docs/quality.md, "Adam with an averaged image"). `painterly-quick` keeps
-L-BFGS: at 256 px it was not measured with these values."""
+L-BFGS: at 256 px these values lost content and gained no style (docs/quality.md,
+"`painterly-quick` by Adam at 256 px")."""
 
 PAINTERLY_BY_STATISTIC = {
     name: {**per, "sliced": per["sliced"].replace(**_SLICED_BY_ADAM)} for name, per in _PAINTERLY_LBFGS.items()
