@@ -53,12 +53,15 @@ def test_painterly_presets_pick_the_values_of_the_backbone(monkeypatch):
     offline = preset("painterly-quick", backbone="hed-vgg16")
     assert offline.backbone == "hed-vgg16" and offline.height == 256
     assert offline.style_layer_weights == PAINTERLY["hed-vgg16"].style_layer_weights
-    # painterly-quick is the L-BFGS values (the Gram's content loss) at half the height ...
-    lbfgs = preset("painterly", backbone="hed-vgg16", style_statistic="gram")
-    assert offline.optimizer == lbfgs.optimizer == "book" and offline.content_layer == lbfgs.content_layer
-    assert offline.content_weight == pytest.approx(4 * lbfgs.content_weight)
-    # ... while painterly runs its sliced statistic by Adam with an averaged picture
-    assert PAINTERLY["hed-vgg16"].optimizer == "adam" and 0 < PAINTERLY["hed-vgg16"].adam_average < 1
+    # the L-BFGS statistics of painterly-quick are painterly's at half the height ...
+    lbfgs, lbfgs_quick = (preset(name, backbone="hed-vgg16", style_statistic="gram")
+                          for name in ("painterly", "painterly-quick"))
+    assert lbfgs.optimizer == lbfgs_quick.optimizer == "book" and lbfgs_quick.content_layer == lbfgs.content_layer
+    assert lbfgs_quick.content_weight == pytest.approx(4 * lbfgs.content_weight)
+    # ... while both run their sliced statistic by Adam with an averaged picture, each with its own values
+    for settings in (PAINTERLY["hed-vgg16"], offline):
+        assert settings.style_statistic == "sliced" and settings.optimizer == "adam" and 0 < settings.adam_average < 1
+    assert offline.learning_rate < PAINTERLY["hed-vgg16"].learning_rate
     with pytest.raises(ValueError, match=r"backbones.resolve\('auto'\)"):
         preset("painterly")  # "auto" names no backbone: resolve it first
     monkeypatch.setattr(backbones, "vgg19_available", lambda weights=None: False)
