@@ -291,14 +291,24 @@ class Playground:
                               "(iterations and maxfun are not used)" if self.base.stages else "")
 
     def _on_statistic(self, change):
-        """A painterly preset's style weight for the new statistic: the distances' units differ."""
-        if not isinstance(PRESETS.get(self.preset.value), dict):
+        """A painterly preset's values for the new statistic, where they differ from the old one's.
+
+        Each statistic has its own style weight (the distances' units differ),
+        and the sliced one its own optimiser and content layer (notebook 10).
+        """
+        name = self.preset.value
+        if not isinstance(PRESETS.get(name), dict):
             return
-        chosen = preset(self.preset.value, backbone=resolve(self.backbone.value, self.base.weights),
-                        style_statistic=change.new)
-        show_value(self.style_weight, chosen.style_weight)
-        self.message.value = (f"style weight {chosen.style_weight:.1e}: the {self.preset.value} "
-                              f"preset's for the {change.new} statistic (notebook 10)")
+        backbone = resolve(self.backbone.value, self.base.weights)
+        old, new = (preset(name, backbone=backbone, style_statistic=s) for s in (change.old, change.new))
+        changes = {field.name: getattr(new, field.name) for field in dataclasses.fields(new)
+                   if field.name != "style_statistic" and getattr(new, field.name) != getattr(old, field.name)}
+        self.base = self.base.replace(**changes)
+        for field, value in changes.items():
+            if field in self.form.controls:
+                show_value(self.form.controls[field], value)
+        self.message.value = (f"the {name} preset's values for the {change.new} statistic (notebook 10): "
+                              + ", ".join(f"{field} {value!r}" for field, value in changes.items()))
 
     def _on_upload(self, change, target):
         for item in change.new:

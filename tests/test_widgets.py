@@ -253,7 +253,7 @@ def test_a_value_outside_a_sliders_range_widens_it_instead_of_being_clamped():
     assert playground.settings().style_weight == pytest.approx(5e8)
 
 
-def test_a_painterly_preset_takes_the_style_weight_of_the_statistic_chosen(tmp_path):
+def test_a_painterly_preset_takes_the_values_of_the_statistic_chosen(tmp_path):
     from nst_teach.config import PAINTERLY_QUICK_BY_STATISTIC
 
     playground = Playground(results_dir=tmp_path)
