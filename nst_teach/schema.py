@@ -416,6 +416,14 @@ class Validated:
         """A copy with some fields changed (and validated); aliases are accepted."""
         return dataclasses.replace(self, **canonical_names(type(self), changes))
 
+    def changed_from(self, other):
+        """``{field: this value}`` for every field whose value differs from `other`'s.
+
+        What a preset changes, taught in notebook 10; used by `nst_teach.widgets`.
+        """
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
+                if getattr(self, field.name) != getattr(other, field.name)}
+
 
 # --- the command line's view of a field ---------------------------------------------------
 

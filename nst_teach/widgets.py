@@ -301,8 +301,7 @@ class Playground:
             return
         backbone = resolve(self.backbone.value, self.base.weights)
         old, new = (preset(name, backbone=backbone, style_statistic=s) for s in (change.old, change.new))
-        changes = {field.name: getattr(new, field.name) for field in dataclasses.fields(new)
-                   if field.name != "style_statistic" and getattr(new, field.name) != getattr(old, field.name)}
+        changes = {field: value for field, value in new.changed_from(old).items() if field != "style_statistic"}
         self.base = self.base.replace(**changes)
         for field, value in changes.items():
             if field in self.form.controls:

@@ -140,3 +140,13 @@ def test_fuzz_settings_either_valid_or_a_value_error_naming_the_field(changes):
     assert isinstance(s.style_layers, tuple) and all(name in VGG_LAYERS for name in s.style_layers)
     assert all(np.isfinite(w) and w >= 0 for w in (s.content_weight, s.style_weight, s.tv_weight))
     assert s.replace() == s  # validation is stable: a valid Settings stays valid
+
+
+def test_changed_from_names_exactly_the_fields_that_differ():
+    from nst_teach.config import BOOK, QUICK
+
+    assert QUICK.changed_from(BOOK) == {"height": 192, "iterations": 10, "resample": "bicubic"}
+    assert BOOK.changed_from(BOOK) == {}
+    moved = BOOK.replace(style_weight=3.0, content_layer="block4_conv2")
+    assert moved.changed_from(BOOK) == {"style_weight": 3.0, "content_layer": "block4_conv2"}
+    assert BOOK.changed_from(moved) == {"style_weight": BOOK.style_weight, "content_layer": BOOK.content_layer}
