@@ -429,10 +429,10 @@ def _card(result, names, number):
 def _beyond_summary(settings):
     """The beyond-the-book settings (the form's "beyond" group) that differ from the book's,
     as an HTML line."""
-    beyond = [field.name for field in dataclasses.fields(settings)
-              if getattr(field.metadata.get("control"), "group", None) == "beyond"]
-    changed = [f"{name.replace('_', ' ')} {getattr(settings, name)}" for name in beyond
-               if getattr(settings, name) != getattr(BOOK, name)]
+    beyond = {field.name for field in dataclasses.fields(settings)
+              if getattr(field.metadata.get("control"), "group", None) == "beyond"}
+    changed = [f"{name.replace('_', ' ')} {value}"
+               for name, value in settings.changed_from(BOOK).items() if name in beyond]
     return ", ".join(changed) + "<br>" if changed else ""
 
 
