@@ -126,6 +126,10 @@ class Settings(Validated):
         "(means and covariances), sliced (whole distributions along random directions); "
         "notebook 10", Choice(STYLE_STATISTICS),
         control=Control("menu", "weights", "statistic"), in_loss_graph=True)
+    sliced_draws: int = setting(
+        1, "sets of random directions for the sliced statistic, Adam taking the next each step "
+        "(Heitz et al.; notebook 10): more sets see more of each distribution at the same cost "
+        "per step; L-BFGS, whose loss must stay fixed, keeps the first", Integer(1))
     swag_temperature: float | None = setting(
         None, "smooth the style layers first: each channel a softmax over the positions at this "
         "temperature (SWAG; notebook 10); default off", Optional(Number(positive=True)),

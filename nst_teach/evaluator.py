@@ -12,9 +12,10 @@ from __future__ import annotations
 
 __all__ = [
     "COMPONENTS", "StopRun", "BudgetSpent", "LossNotFinite", "History", "Evaluator",
-    "make_loss_and_grads", "gradient_step", "for_scipy", "traced_step", "evaluation_event",
+    "make_loss_and_grads", "in_turn", "gradient_step", "for_scipy", "traced_step", "evaluation_event",
 ]
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -167,6 +168,16 @@ def make_loss_and_grads(extractor, targets, settings, shape, *, jit_compile=Fals
     """
     step = traced_step(extractor, settings, shape, jit_compile=jit_compile)
     return for_scipy(step, shape, targets, loss_weights(settings))
+
+
+def in_turn(functions):
+    """One function that calls each of `functions` in turn, round and round.
+
+    A loss-and-gradient per set of sliced directions, one set per Adam step
+    (`nst_teach.config.Settings.sliced_draws`). Used by `nst_teach.problem`.
+    """
+    turns = itertools.cycle(functions)
+    return lambda x: next(turns)(x)
 
 
 def gradient_step(loss, *, jit_compile=False):

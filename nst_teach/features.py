@@ -5,7 +5,7 @@ Taught in notebook 02 (feature maps), 06 (the optimisation) and 10 (style statis
 
 from __future__ import annotations
 
-__all__ = ["feature_extractor", "Targets", "compute_targets"]
+__all__ = ["feature_extractor", "Targets", "compute_targets", "target_draws"]
 
 from typing import NamedTuple
 
@@ -87,30 +87,44 @@ def compute_targets(extractor, content_x, style_x, settings, masks=None):
 
     Taught in notebook 09.
     """
+    return target_draws(extractor, content_x, style_x, settings, masks, draws=1)[0]
+
+
+def target_draws(extractor, content_x, style_x, settings, masks=None, draws=1):
+    """`compute_targets` for `draws` sets of sliced directions: a tuple of `Targets`.
+
+    The images' features are computed once; each draw projects them on its
+    own random directions (the first draw's are `compute_targets`'s). Adam
+    takes one draw per step (`Settings.sliced_draws`, notebook 10).
+
+    Used by `nst_teach.problem`.
+    """
     styles = list(style_x) if isinstance(style_x, (list, tuple)) else [style_x]
     check_style_counts(len(styles), settings.style_blend, None if masks is None else len(masks))
     content_features = extractor(tf.constant(content_x))
     blend = settings.style_blend or (1.0,) * len(styles)
     style_features = [extractor(tf.constant(s)) for s in styles]
     content = content_features[settings.content_layer]
-    describe = lambda features, weights: {  # noqa: E731
-        name: _statistic(settings, name, [f[name] for f in features], weights, content_features[name])
+    describe = lambda features, weights, draw: {  # noqa: E731
+        name: _statistic(settings, name, [f[name] for f in features], weights, content_features[name], draw)
         for name in settings.style_layers}
     if masks is None:
-        return Targets(content, describe(style_features, blend))
-    regions = []
-    for weight, features, mask in zip(blend, style_features, masks):
-        layer_masks = {name: _mask_at(mask, content_features[name].shape[1:3])
-                       for name in settings.style_layers}
-        statistic = describe([features], [1.0])
-        if settings.style_statistic == "gram":
-            # Only the masked share of positions enters the guided Gram: scale the target alike.
-            statistic = {n: g * tf.reduce_mean(tf.square(layer_masks[n])) for n, g in statistic.items()}
-        regions.append((weight, statistic, layer_masks))
-    return Targets(content, {}, tuple(regions))
+        return tuple(Targets(content, describe(style_features, blend, draw)) for draw in range(draws))
+    layer_masks = [{name: _mask_at(mask, content_features[name].shape[1:3]) for name in settings.style_layers}
+                   for mask in masks]
+    return tuple(Targets(content, {}, tuple(
+        (weight, _masked(settings, describe([features], [1.0], draw), masks_here), masks_here)
+        for weight, features, masks_here in zip(blend, style_features, layer_masks))) for draw in range(draws))
 
 
-def _statistic(settings, name, style_features, blend, combination):
+def _masked(settings, statistic, layer_masks):
+    """A region's statistic: the guided Gram counts only the masked share of positions, so scale it alike."""
+    if settings.style_statistic != "gram":
+        return statistic
+    return {n: g * tf.reduce_mean(tf.square(layer_masks[n])) for n, g in statistic.items()}
+
+
+def _statistic(settings, name, style_features, blend, combination, draw=0):
     """One style layer's target, for `settings.style_statistic`, sized like `combination`."""
     positions = combination.shape[1] * combination.shape[2]
     if settings.swag_temperature:
@@ -119,8 +133,9 @@ def _statistic(settings, name, style_features, blend, combination):
         return statistics.gaussian_target(style_features, blend)
     if settings.style_statistic == "sliced":
         layer = settings.style_layers.index(name)
-        directions = statistics.random_directions(combination.shape[-1], seed=settings.seed + layer)
-        return statistics.sliced_target(style_features, positions, directions, blend)
+        seed = settings.seed + layer if draw == 0 else (settings.seed, layer, draw)
+        directions = statistics.random_directions(combination.shape[-1], seed=seed)
+        return statistics.sliced_target(style_features, statistics.target_levels(positions), directions, blend)
     return tf.add_n([w * (gram_matrix(f) * (positions / (f.shape[1] * f.shape[2])))
                      for w, f in zip(blend, style_features)])
 

@@ -19,8 +19,8 @@ from . import color, images
 from .backbones import load_backbone
 from .config import BOOK, check_style_counts, min_size_for
 from .data import image_or_example
-from .evaluator import make_loss_and_grads
-from .features import compute_targets, feature_extractor
+from .evaluator import in_turn, make_loss_and_grads
+from .features import feature_extractor, target_draws
 from .memory import check_memory
 from .schema import SettingError
 from .stages import settings_per_stage
@@ -116,10 +116,12 @@ def setup(content, style, settings=BOOK, *, mask=None, init_image=None):
     content_x = images.preprocess(work_content)
     extractor = feature_extractor(model, settings.layers,
                                   convolution_for(settings.convolution, content_x.shape[1]))
-    targets = compute_targets(extractor, content_x, [images.preprocess(s) for s in style_imgs]
-                              if several else images.preprocess(style_imgs[0]), settings, masks)
+    draws = settings.sliced_draws if (settings.style_statistic, settings.optimizer) == ("sliced", "adam") else 1
+    targets = target_draws(extractor, content_x, [images.preprocess(s) for s in style_imgs]
+                           if several else images.preprocess(style_imgs[0]), settings, masks, draws)
+    steps = [make_loss_and_grads(extractor, t, settings, content_x.shape) for t in targets]
     x0 = images.preprocess(_start_image(settings, work_content, style_imgs[0], init_image))
-    return Problem(make_loss_and_grads(extractor, targets, settings, content_x.shape),
+    return Problem(steps[0] if draws == 1 else in_turn(steps),
                    x0.ravel().astype(np.float64), content_x.shape, content_img,
                    style_imgs[0], backbone, finish)
 

@@ -6,7 +6,7 @@ Two statistics here compare the *distribution* of a layer's feature vectors
 
 - ``"gaussian"``: the mean and covariance, compared as the Wasserstein-2
   distance between two Gaussians (crowsonkb/style-transfer-pytorch's default);
-- ``"sliced"``: the whole distribution, seen along fixed random directions:
+- ``"sliced"``: the whole distribution, seen along random directions:
   project, sort, compare (Heitz et al., CVPR 2021).
 
 Both are averages per channel, so they do not grow with the image's size.
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 __all__ = [
     "STATISTICS", "Gaussian", "Quantiles", "moments", "gaussian_target", "sqrtm_newton_schulz",
-    "gaussian_distance", "random_directions", "sliced_target", "sliced_distance", "swag",
+    "gaussian_distance", "random_directions", "target_levels", "sliced_target", "sliced_distance", "swag",
 ]
 
 from typing import NamedTuple
@@ -47,6 +47,24 @@ RANK_BINS = 1024
 At 512 px (hed-vgg16, Golden Gate x The Scream) the distance came within 5e-4 of the
 sorted one and its gradient within 1 % at every style layer, in a sixth of the time at
 block1_conv1 (350 000 positions x 64 directions)."""
+
+
+TABLE_LEVELS = 16 * RANK_BINS
+"""Levels a sliced target keeps for a map of more than `RANK_BINS` positions.
+
+`sliced_distance` reads such a target between its levels, at its bins' edges, so
+a table of a level per position (350,000 at 512 px in block 1, per direction and
+per set of directions) carries nothing a table 16 times finer than its bins
+does; tests/test_statistics.py measures the difference."""
+
+
+def target_levels(positions, rank_bins=RANK_BINS):
+    """How many levels a sliced target for a map of `positions` keeps (`sliced_target`).
+
+    One per position where `sliced_distance` compares them one to one (at most
+    `rank_bins`), else at most `TABLE_LEVELS`. Used by `nst_teach.features`.
+    """
+    return positions if positions <= rank_bins else min(positions, TABLE_LEVELS)
 
 
 class Gaussian(NamedTuple):
@@ -172,8 +190,9 @@ def gaussian_distance(target, features, mask=None, steps=NEWTON_SCHULZ_STEPS):
 def random_directions(channels, count=None, seed=0):
     """`count` (default `channels`) random unit directions in channel space, as columns (C, K).
 
-    Fixed for a whole run (drawn from `seed`), so that the loss L-BFGS
-    minimises does not change under it.
+    Drawn from `seed` (an int, or a tuple of them as numpy's generators take),
+    and fixed for a whole run, so that the loss L-BFGS minimises does not
+    change under it; Adam can take a new set every step (`Settings.sliced_draws`).
 
     Taught in notebook 10.
     """
@@ -189,24 +208,41 @@ def sliced_target(style_features, levels, directions, blend=None):
     several, their blend is the mixture whose quantiles are taken (each
     position weighs its style's blend weight over its style's positions).
     `levels` is usually the combination's number of positions, so that its
-    sorted projections compare one to one.
+    sorted projections compare one to one: then one style of that size needs
+    nothing but a sort.
 
     Taught in notebook 10.
     """
-    weights = _mixture(style_features, blend)
-    projected, position_weights = [], []
-    for weight, features in zip(weights, style_features):
-        flat = _flat(features).numpy()
-        projected.append(flat @ directions.numpy())
-        position_weights.append(np.full(len(flat), weight / len(flat)))
-    projected, position_weights = np.concatenate(projected), np.concatenate(position_weights)
-    order = np.argsort(projected, axis=0, kind="stable")
-    sorted_values = np.take_along_axis(projected, order, axis=0)
-    cumulative = np.cumsum(position_weights[order], axis=0) - position_weights[order] / 2
-    at = (np.arange(levels) + 0.5) / levels
-    values = np.stack([np.interp(at, cumulative[:, k], sorted_values[:, k])
-                       for k in range(projected.shape[1])], axis=1)
-    return Quantiles(directions, tf.constant(values, tf.float32))
+    weighted = [(weight, _flat(features)) for weight, features in
+                zip(_mixture(style_features, blend), style_features) if weight > 0]
+    projected = tf.concat([flat @ directions for _, flat in weighted], axis=0)  # (N, K)
+    if len(weighted) == 1:  # one style: its sorted projections are its quantiles at (i + 0.5) / N
+        ordered = tf.sort(projected, axis=0)
+        if levels == ordered.shape[0]:
+            return Quantiles(directions, ordered)
+        at = tf.broadcast_to(np.float32((np.arange(levels) + 0.5) / levels), (ordered.shape[1], levels))
+        return Quantiles(directions, tf.transpose(_interpolate(tf.transpose(ordered), at)))
+    position_weights = np.concatenate([np.full(flat.shape[0], weight / flat.shape[0])
+                                       for weight, flat in weighted])
+    projected = tf.transpose(projected)  # (K, N): one row per direction
+    order = tf.argsort(projected, axis=-1, stable=True)
+    w_sorted = tf.gather(tf.constant(position_weights, tf.float64), order)
+    cumulative = tf.cumsum(w_sorted, axis=-1) - w_sorted / 2  # each position's level, in order
+    at = tf.broadcast_to((np.arange(levels) + 0.5) / levels, (projected.shape[0], levels))
+    values = _interp_rows(at, cumulative, tf.gather(projected, order, batch_dims=1))
+    return Quantiles(directions, tf.transpose(values))
+
+
+def _interp_rows(x, xp, fp):
+    """`np.interp` row by row: points `x` (K, L), increasing knots `xp` (K, N), their values `fp`."""
+    last = xp.shape[-1] - 1
+    above = tf.searchsorted(xp, x, side="right")  # the first knot past each point
+    low, high = tf.maximum(above - 1, 0), tf.minimum(above, last)
+    x_low, x_high = tf.gather(xp, low, batch_dims=1), tf.gather(xp, high, batch_dims=1)
+    f_low, f_high = tf.gather(fp, low, batch_dims=1), tf.gather(fp, high, batch_dims=1)
+    span = x_high - x_low
+    fraction = tf.where(span > 0, (x - x_low) / tf.where(span > 0, span, 1.0), 0.0)
+    return f_low + tf.cast(fraction, fp.dtype) * (f_high - f_low)
 
 
 def sliced_distance(target, features, mask=None, rank_bins=RANK_BINS):

@@ -93,6 +93,32 @@ def test_a_blend_of_gaussians_is_their_mixture():
     np.testing.assert_allclose(target.cov_sqrt.numpy() @ target.cov_sqrt.numpy(), cov, rtol=1e-3, atol=1e-3)
 
 
+def quantiles_reference(parts, blend, levels, directions):
+    """The blend's quantiles by numpy: each style's positions share its weight, np.interp per direction."""
+    projected = np.concatenate([p.reshape(-1, p.shape[-1]) @ directions for p in parts])
+    weights = np.concatenate([np.full(p[0, ..., 0].size, b / sum(blend)) / p[0, ..., 0].size
+                              for p, b in zip(parts, blend)])
+    order = np.argsort(projected, axis=0, kind="stable")
+    level = np.cumsum(weights[order], axis=0) - weights[order] / 2
+    at = (np.arange(levels) + 0.5) / levels
+    return np.stack([np.interp(at, level[:, k], np.take_along_axis(projected, order, 0)[:, k])
+                     for k in range(projected.shape[1])], axis=1)
+
+
+@pytest.mark.parametrize("shapes, blend, levels", [
+    ([(6, 7)], (1.0,), 42),  # one style at the combination's size: a sort
+    ([(6, 7)], (1.0,), 30),  # another number of levels
+    ([(6, 7), (3, 4)], (3.0, 1.0), 42),  # a blend of two sizes
+])
+def test_sliced_target_is_the_blends_quantiles(shapes, blend, levels):
+    parts = [features(h, w, scale=1 + i, shift=i) for i, (h, w) in enumerate(shapes)]
+    directions = random_directions(5, 8, seed=9)
+    target = sliced_target(parts, levels, directions, blend)
+    np.testing.assert_allclose(target.values.numpy(),
+                               quantiles_reference(parts, blend, levels, directions.numpy()),
+                               rtol=1e-5, atol=1e-5)
+
+
 def test_sliced_distance_matches_numpy_sorting():
     a, b = features(), features(scale=2.0, shift=1.0)
     directions = random_directions(5, 8, seed=1)
@@ -164,6 +190,28 @@ def test_large_maps_read_levels_from_a_histogram_as_close_as_sorting(levels, mas
     assert np.linalg.norm(gradient - sorted_gradient) < 0.02 * np.linalg.norm(sorted_gradient)
     if levels == 2304 and not masked:
         assert value == pytest.approx(sliced_reference(a, b, d.numpy()), rel=2e-3)
+
+
+def test_a_large_maps_target_table_of_fewer_levels_reads_the_same():
+    """TABLE_LEVELS instead of a level per position: the same distance and gradient, nearly."""
+    a, b = features(48, 48, 8), features(48, 48, 8, scale=2.0, shift=1.0)
+    d = random_directions(8, seed=8)
+    bins = 64  # and a table 16 times finer than the bins, as TABLE_LEVELS is than RANK_BINS
+    full, few = sliced_target([a], 2304, d), sliced_target([a], 16 * bins, d)
+    value, gradient = _value_and_gradient(full, b, rank_bins=bins)
+    few_value, few_gradient = _value_and_gradient(few, b, rank_bins=bins)
+    assert few_value == pytest.approx(value, rel=2e-3)
+    assert np.linalg.norm(few_gradient - gradient) < 0.02 * np.linalg.norm(gradient)
+    assert statistics.target_levels(1000) == 1000  # compared one to one
+    assert statistics.target_levels(10 ** 6) == statistics.TABLE_LEVELS
+    assert statistics.TABLE_LEVELS == 16 * statistics.RANK_BINS
+
+
+def test_random_directions_of_another_draw_are_other_unit_directions():
+    first, again, other = (random_directions(6, 9, seed) for seed in (3, 3, (3, 1, 2)))
+    np.testing.assert_array_equal(first.numpy(), again.numpy())
+    np.testing.assert_allclose(np.linalg.norm(other.numpy(), axis=0), 1.0, rtol=1e-6)
+    assert np.abs(first.numpy() - other.numpy()).max() > 0.1
 
 
 def test_large_maps_keep_the_distance_properties():
@@ -267,6 +315,20 @@ def test_a_blend_weighted_one_zero_is_that_style_alone(photo, statistic):
     assert parts_blend["style"] == pytest.approx(parts_alone["style"], rel=1e-4)
     other = setup(photo, ["swirls", "cubist"], settings.replace(style_blend=(0.5, 0.5)))
     assert other.loss_and_grads(other.x0)[0]["style"] != pytest.approx(parts_alone["style"], rel=1e-3)
+
+
+@pytest.mark.parametrize("optimizer, period", [("adam", 3), ("lbfgs", 1)])
+def test_adam_takes_the_sliced_draws_in_turn(photo, optimizer, period):
+    """Each evaluation the next set of directions, the first the usual one; L-BFGS keeps it."""
+    from nst_teach.optimize import setup
+
+    settings = small_settings("sliced").replace(optimizer=optimizer)
+    one = setup(photo, "swirls", settings)
+    drawn = setup(photo, "swirls", settings.replace(sliced_draws=3))
+    styles = [drawn.loss_and_grads(drawn.x0)[0]["style"] for _ in range(7)]
+    assert styles[0] == pytest.approx(one.loss_and_grads(one.x0)[0]["style"], rel=1e-6)
+    assert styles[period:] == pytest.approx(styles[:-period], rel=1e-6)  # repeats with the period
+    assert (len(set(styles)) > 1) == (period > 1)
 
 
 @pytest.mark.parametrize("statistic, swag_temperature", WITH_SWAG)
