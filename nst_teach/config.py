@@ -287,16 +287,18 @@ _PAINTERLY_LBFGS["vgg19"] = {
 }
 
 _SLICED_BY_ADAM = dict(optimizer="adam", learning_rate=8.0, adam_average=0.95, style_weight=240000.0,
-                      content_layer="block3_conv3", content_weight=0.01)
+                      content_layer="block3_conv3", content_weight=0.005, sliced_draws=8)
 """How `painterly` (512 px) runs the sliced statistic: Adam, its picture the average of its steps.
 
 At 512 px, 60 L-BFGS evaluations at full size kept too much of the photo, and
 Adam with twice the style weight moved no further (its steps do not grow with
 the loss), while twice the step painted more; a content layer one block
 shallower keeps the edges of a face (glasses, eyes, mouth) that block4_conv2
-let go. Measured on ten pairs, five of them kept out of the choice
-(docs/quality.md, "Adam with an averaged image"). `painterly-quick` has its
-own values (`_SLICED_QUICK_BY_ADAM`)."""
+let go (docs/quality.md, "Adam with an averaged image"). Eight sets of
+directions in turn kept more of the photo at the same style, which half the
+content weight then spent on more painting (docs/quality.md, "Eight sets of
+directions in turn"). Measured on ten pairs, five of them kept out of the
+choice. `painterly-quick` has its own values (`_SLICED_QUICK_BY_ADAM`)."""
 
 _SLICED_QUICK_BY_ADAM = dict(optimizer="adam", learning_rate=4.0, adam_average=0.95, style_weight=80000.0,
                              content_layer="block3_conv3", content_weight=0.02)
