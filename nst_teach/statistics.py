@@ -207,9 +207,9 @@ def sliced_target(style_features, levels, directions, blend=None):
     `style_features` is a list of feature maps (one per style image); with
     several, their blend is the mixture whose quantiles are taken (each
     position weighs its style's blend weight over its style's positions).
-    `levels` is usually the combination's number of positions, so that its
-    sorted projections compare one to one: then one style of that size needs
-    nothing but a sort.
+    `levels` is usually `target_levels` of the combination's positions: on
+    small maps one per position, so that its sorted projections compare one
+    to one (then one style of that size needs nothing but a sort).
 
     Taught in notebook 10.
     """
