@@ -329,6 +329,8 @@ def test_adam_takes_the_sliced_draws_in_turn(photo, optimizer, period):
     assert styles[0] == pytest.approx(one.loss_and_grads(one.x0)[0]["style"], rel=1e-6)
     assert styles[period:] == pytest.approx(styles[:-period], rel=1e-6)  # repeats with the period
     assert (len(set(styles)) > 1) == (period > 1)
+    masked = setup(photo, "swirls", settings.replace(sliced_draws=3), mask=np.ones(photo.shape[:2]))
+    assert [masked.loss_and_grads(masked.x0)[0]["style"] for _ in range(7)] == pytest.approx(styles, rel=1e-4)
 
 
 @pytest.mark.parametrize("statistic, swag_temperature", WITH_SWAG)
