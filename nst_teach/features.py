@@ -104,6 +104,9 @@ def target_draws(extractor, content_x, style_x, settings, masks=None, draws=1):
     content_features = extractor(tf.constant(content_x))
     blend = settings.style_blend or (1.0,) * len(styles)
     style_features = [extractor(tf.constant(s)) for s in styles]
+    if settings.swag_temperature:  # smoothed once, whatever the number of draws
+        style_features = [{name: statistics.swag(f[name], settings.swag_temperature)
+                           for name in settings.style_layers} for f in style_features]
     content = content_features[settings.content_layer]
     describe = lambda features, weights, draw: {  # noqa: E731
         name: _statistic(settings, name, [f[name] for f in features], weights, content_features[name], draw)
@@ -125,10 +128,11 @@ def _masked(settings, statistic, layer_masks):
 
 
 def _statistic(settings, name, style_features, blend, combination, draw=0):
-    """One style layer's target, for `settings.style_statistic`, sized like `combination`."""
+    """One style layer's target, for `settings.style_statistic`, sized like `combination`.
+
+    `style_features` are already smoothed where `settings.swag_temperature` asks (`target_draws`).
+    """
     positions = combination.shape[1] * combination.shape[2]
-    if settings.swag_temperature:
-        style_features = [statistics.swag(f, settings.swag_temperature) for f in style_features]
     if settings.style_statistic == "gaussian":
         return statistics.gaussian_target(style_features, blend)
     if settings.style_statistic == "sliced":
