@@ -260,23 +260,26 @@ base = nst.BOOK.replace(height=224, iterations=8, maxfun=20, backbone="hed-vgg16
 photo, swirls = data.example("grace_hopper"), data.example("swirls")
 nst.transfer(photo, swirls, base, optimizer="adam")
 a, b, c = (nst.transfer(photo, swirls, base.replace(init="noise", seed=seed)) for seed in (7, 7, 8))
+apart = lambda x, y: abs(x.image.astype(float) - y.image).mean()
 print(a.history.n_evaluations, a.history.evaluations["total"][0] == b.history.evaluations["total"][0],
-      a.history.evaluations["total"][0] != c.history.evaluations["total"][0], a.loss / b.loss)
+      a.history.evaluations["total"][0] != c.history.evaluations["total"][0], apart(a, b), apart(a, c))
 """
 
 
 @pytest.mark.slow
-def test_the_same_seed_starts_the_same_and_ends_close_at_the_notebook_s_size():
+def test_the_same_seed_starts_the_same_and_ends_alike_at_the_notebook_s_size():
     # What notebook 09, section 7 promises, at its full size (224 px, 8 x 20 evaluations),
     # after an Adam run in the same process: the same seed, the same start to the last bit and
-    # a final loss within 2 %; another seed, another start. (Bit for bit all the way is not
-    # promised: a loss can differ in its last bit along the way, and L-BFGS grows that.)
+    # pictures at most a quarter as far apart as two seeds' (measured: 0 to 2.4 grey levels per
+    # pixel against 46.5); another seed, another start. (Bit for bit all the way is not promised:
+    # a loss can differ in its last bit along the way, and L-BFGS grows that. Nor a final loss
+    # within 2 %: once 3.1 % apart, while two seeds ended 2.1 % apart.)
     out = subprocess.run([sys.executable, "-c", REPEAT_AT_FULL_SIZE], capture_output=True,
                          text=True, timeout=1800, env={**os.environ, "NST_TEACH_OFFLINE": "1"})
     assert out.returncode == 0, out.stderr[-2000:]
-    evaluations, same_start, other_start, ratio = out.stdout.split()[-4:]
+    evaluations, same_start, other_start, same_seed, other_seed = out.stdout.split()[-5:]
     assert int(evaluations) >= 160 and same_start == "True" and other_start == "True"
-    assert abs(float(ratio) - 1) < 0.02
+    assert float(same_seed) < float(other_seed) / 4
 
 
 def test_a_save_prefix_that_cannot_be_written_fails_before_any_evaluation(tmp_path, photo):
