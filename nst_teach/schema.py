@@ -419,7 +419,7 @@ class Validated:
     def changed_from(self, other):
         """``{field: this value}`` for every field whose value differs from `other`'s.
 
-        What a preset changes, used in notebooks 09 and 10 and by `nst_teach.widgets`.
+        What a preset changes, taught in notebooks 09 and 10; used by `nst_teach.widgets`.
         """
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
                 if getattr(self, field.name) != getattr(other, field.name)}
