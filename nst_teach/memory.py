@@ -11,12 +11,12 @@ Used by `nst_teach.problem.setup` (notebook 06).
 from __future__ import annotations
 
 __all__ = ["RunTooLarge", "feature_values", "estimate_gb", "machine_gb", "limit_gb", "lbfgs_gb",
-           "check_memory", "check_training_memory"]
+           "sliced_tables_gb", "check_memory", "check_training_memory"]
 
 import math
 import os
 
-from .config import VGG_LAYERS, min_size_for
+from .config import VGG_LAYERS, min_size_for, target_levels
 from .schema import SettingError
 
 
@@ -41,17 +41,19 @@ FIXED_GB = 1.6
 """TensorFlow, Keras and the backbone's weights, whatever the image size (measured 0.9-1.6)."""
 
 
+def _positions(height, width, layer):
+    """Positions of `layer`'s map for an image of (height, width): its block pools 2x per block."""
+    scale = 2 ** (int(layer[5]) - 1)
+    return math.ceil(height / scale) * math.ceil(width / scale)
+
+
 def feature_values(height, width, deepest_layer):
     """How many float32 values the backbone's layers up to `deepest_layer` produce.
 
     Used by `nst_teach.memory`.
     """
-    total = 0
-    for layer in VGG_LAYERS[: VGG_LAYERS.index(deepest_layer) + 1]:
-        block = int(layer[5])
-        scale = 2 ** (block - 1)
-        total += math.ceil(height / scale) * math.ceil(width / scale) * CHANNELS[block]
-    return total
+    return sum(_positions(height, width, layer) * CHANNELS[int(layer[5])]
+               for layer in VGG_LAYERS[: VGG_LAYERS.index(deepest_layer) + 1])
 
 
 def estimate_gb(height, width, layers):
@@ -98,11 +100,32 @@ def lbfgs_gb(height, width, settings):
     return (2 * m + 5) * n * 8 / 1e9, (11 * m * m + 8 * m) * 8 / 1e9
 
 
+def sliced_tables_gb(height, width, settings):
+    """Memory of the sliced statistic's targets in GB (0 for the other statistics).
+
+    Per style layer of C channels, C directions (C x C) and a table of
+    `nst_teach.config.target_levels` quantiles per direction, float32; Adam
+    keeps `settings.sliced_draws` sets of them (notebook 10). The tables stop
+    growing at `TABLE_LEVELS` levels, so at 512 px eight sets take about 0.4 GB.
+    Used by `nst_teach.memory`.
+    """
+    if settings.style_statistic != "sliced":
+        return 0.0
+    sets = settings.sliced_draws if settings.optimizer == "adam" else 1
+
+    def values(layer):
+        channels = CHANNELS[int(layer[5])]
+        return channels * (target_levels(_positions(height, width, layer)) + channels)
+
+    return sets * sum(map(values, settings.style_layers)) * 4 / 1e9
+
+
 def check_memory(size, settings):
     """Raise `RunTooLarge` if a run with the content at `size` = (height, width) would need too much.
 
     The estimate counts the larger of the content and the style image
-    (`settings.style_scale`) and L-BFGS's past steps (`lbfgs_gb`). The error
+    (`settings.style_scale`), L-BFGS's past steps (`lbfgs_gb`) and the sliced
+    statistic's targets (`sliced_tables_gb`). The error
     names the setting that fixes it: the height, the style scale, the L-BFGS
     history, or the limit itself when nothing else can.
 
@@ -112,6 +135,7 @@ def check_memory(size, settings):
     style = tuple(max(1, round(side * settings.style_scale)) for side in size)
     features = estimate_gb(*max(size, style), settings.layers) - FIXED_GB
     with_area, fixed = lbfgs_gb(height, width, settings)
+    fixed += sliced_tables_gb(height, width, settings)  # grows with the area only up to a cap
     needed, limit = FIXED_GB + features + with_area + fixed, limit_gb(settings)
     if needed <= limit:
         return

@@ -24,8 +24,8 @@ channel's activations turned into a softmax over the positions first
 from __future__ import annotations
 
 __all__ = [
-    "STATISTICS", "Gaussian", "Quantiles", "moments", "gaussian_target", "sqrtm_newton_schulz",
-    "gaussian_distance", "random_directions", "target_levels", "sliced_target", "sliced_distance", "swag",
+    "STATISTICS", "RANK_BINS", "TABLE_LEVELS", "Gaussian", "Quantiles", "moments", "gaussian_target",
+    "sqrtm_newton_schulz", "gaussian_distance", "random_directions", "target_levels", "sliced_target", "sliced_distance", "swag",
 ]
 
 from typing import NamedTuple
@@ -35,36 +35,11 @@ import numpy as np
 from .tensorflow_setup import tf
 
 from .config import STYLE_STATISTICS as STATISTICS  # "gram" (the book's), "gaussian", "sliced"
+from .config import RANK_BINS, TABLE_LEVELS, target_levels  # TF-free, for nst_teach.memory
 
 NEWTON_SCHULZ_STEPS = 12
 """Iterations of the matrix square root in `gaussian_distance`: enough for the large
 eigenvalues that carry the distance (tests/test_statistics.py measures the error)."""
-
-
-RANK_BINS = 1024
-"""Bins per direction in which `sliced_distance` reads levels, for maps of more positions.
-
-At 512 px (hed-vgg16, Golden Gate x The Scream) the distance came within 5e-4 of the
-sorted one and its gradient within 1 % at every style layer, in a sixth of the time at
-block1_conv1 (350 000 positions x 64 directions)."""
-
-
-TABLE_LEVELS = 16 * RANK_BINS
-"""Levels a sliced target keeps for a map of more than `RANK_BINS` positions.
-
-`sliced_distance` reads such a target between its levels, at its bins' edges, so
-a table of a level per position (350,000 at 512 px in block 1, per direction and
-per set of directions) carries nothing a table 16 times finer than its bins
-does; tests/test_statistics.py measures the difference."""
-
-
-def target_levels(positions, rank_bins=RANK_BINS):
-    """How many levels a sliced target for a map of `positions` keeps (`sliced_target`).
-
-    One per position where `sliced_distance` compares them one to one (at most
-    `rank_bins`), else at most `TABLE_LEVELS`. Used by `nst_teach.features`.
-    """
-    return positions if positions <= rank_bins else min(positions, TABLE_LEVELS)
 
 
 class Gaussian(NamedTuple):

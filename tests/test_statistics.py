@@ -406,3 +406,24 @@ def test_fast_network_trains_on_swag_smoothed_features():
     warm = fast.make_loss(images.resize(data.example("swirls"), (48, 48), "bicubic"),
                           settings.replace(swag_temperature=5.0))[0]
     assert float(warm._relative_style("block1_conv2", some)) > 1e-3
+
+
+def test_the_memory_estimate_counts_the_sliced_tables_that_are_built():
+    """`memory.sliced_tables_gb` against the bytes of real targets, past TABLE_LEVELS in block 1."""
+    from nst_teach import data, images, memory
+    from nst_teach.backbones import load_backbone
+    from nst_teach.features import feature_extractor, target_draws
+
+    settings = small_settings("sliced").replace(height=160, optimizer="adam", sliced_draws=3)
+    content = images.resize(data.example("grace_hopper"), (160, 137), "bicubic")
+    style = images.resize(data.example("swirls"), (160, 137), "bicubic")
+    model, _ = load_backbone("random")
+    extractor = feature_extractor(model, settings.layers)
+    targets = target_draws(extractor, images.preprocess(content), images.preprocess(style), settings,
+                           draws=settings.sliced_draws)
+    assert targets[0].style["block1_conv1"].values.shape[0] == statistics.TABLE_LEVELS  # capped
+    built = sum(4 * (np.size(q.directions) + np.size(q.values)) for t in targets for q in t.style.values())
+    estimate = memory.sliced_tables_gb(160, 137, settings) * 1e9
+    assert built <= estimate <= 1.05 * built  # never less; more only by rounding the maps' sizes up
+    assert memory.sliced_tables_gb(160, 137, settings.replace(optimizer="lbfgs")) == pytest.approx(estimate / 3e9)
+    assert memory.sliced_tables_gb(160, 137, settings.replace(style_statistic="gram")) == 0
