@@ -232,6 +232,17 @@ class Settings(Validated):
                 f"(the deepest is pooled {need.bit_length() - 1} times), got {self.height}", "height")
 
     @property
+    def unused(self):
+        """The fields that these settings ignore: stages replace the iterations, each optimiser
+        reads only its own fields, and only Adam draws several sets of sliced directions."""
+        unused = {"lbfgs_history"} if self.optimizer == "adam" else {"learning_rate", "adam_average"}
+        if self.stages is not None:
+            unused |= {"iterations", "maxfun"}
+        if (self.style_statistic, self.optimizer) != ("sliced", "adam"):
+            unused.add("sliced_draws")
+        return frozenset(unused)
+
+    @property
     def layers(self):
         """The content layer followed by the style layers (no repeats)."""
         return tuple(dict.fromkeys((self.content_layer, *self.style_layers)))

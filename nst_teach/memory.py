@@ -92,9 +92,9 @@ def lbfgs_gb(height, width, settings):
 
     Returns (the part that grows with the image's area, the part that does
     not); `n` is the number of pixel values optimised, `m` is
-    `settings.lbfgs_history`; Adam keeps none. Used by `nst_teach.memory`.
+    `settings.lbfgs_history`; Adam keeps none, in stages too. Used by `nst_teach.memory`.
     """
-    if settings.optimizer == "adam" and settings.stages is None:
+    if "lbfgs_history" in settings.unused:
         return 0.0, 0.0
     n, m = height * width * 3, settings.lbfgs_history
     return (2 * m + 5) * n * 8 / 1e9, (11 * m * m + 8 * m) * 8 / 1e9

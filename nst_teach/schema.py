@@ -416,13 +416,21 @@ class Validated:
         """A copy with some fields changed (and validated); aliases are accepted."""
         return dataclasses.replace(self, **canonical_names(type(self), changes))
 
-    def changed_from(self, other):
-        """``{field: this value}`` for every field whose value differs from `other`'s.
+    @property
+    def unused(self):
+        """The fields whose values these settings do not use (a subclass names them)."""
+        return frozenset()
+
+    def changed_from(self, other, *, unused=False):
+        """``{field: this value}`` for every field that differs from `other`'s.
 
         What a preset changes, taught in notebooks 09 and 10; used by `nst_teach.widgets`.
+        A value that does nothing here is no change worth showing, so the
+        fields in `unused` are left out unless ``unused=True``.
         """
+        skip = frozenset() if unused else self.unused
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
-                if getattr(self, field.name) != getattr(other, field.name)}
+                if field.name not in skip and getattr(self, field.name) != getattr(other, field.name)}
 
 
 # --- the command line's view of a field ---------------------------------------------------

@@ -301,13 +301,15 @@ class Playground:
             return
         backbone = resolve(self.backbone.value, self.base.weights)
         old, new = (preset(name, backbone=backbone, style_statistic=s) for s in (change.old, change.new))
-        changes = {field: value for field, value in new.changed_from(old).items() if field != "style_statistic"}
+        changes = {field: value for field, value in new.changed_from(old, unused=True).items()
+                   if field != "style_statistic"}
         self.base = self.base.replace(**changes)
         for field, value in changes.items():
             if field in self.form.controls:
                 show_value(self.form.controls[field], value)
         self.message.value = (f"the {name} preset's values for the {change.new} statistic (notebook 10): "
-                              + ", ".join(f"{field} {value!r}" for field, value in changes.items()))
+                              + ", ".join(f"{field} {value!r}" for field, value in changes.items()
+                                          if field not in new.unused))
 
     def _on_upload(self, change, target):
         for item in change.new:

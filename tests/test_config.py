@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from nst_teach import BOOK, Settings, preset
+from nst_teach import BOOK, QUICK, Settings, preset
 
 
 def test_defaults_are_the_books():
@@ -150,3 +150,18 @@ def test_changed_from_names_exactly_the_fields_that_differ():
     moved = BOOK.replace(style_weight=3.0, content_layer="block4_conv2")
     assert moved.changed_from(BOOK) == {"style_weight": 3.0, "content_layer": "block4_conv2"}
     assert BOOK.changed_from(moved) == {"style_weight": BOOK.style_weight, "content_layer": BOOK.content_layer}
+
+
+def test_changed_from_leaves_out_what_the_settings_ignore():
+    """A staged preset's iterations, Adam's step under L-BFGS: values that change nothing."""
+    painterly = preset("painterly-quick", backbone="hed-vgg16")
+    assert painterly.stages and painterly.optimizer == "adam"
+    changed = painterly.changed_from(QUICK)
+    assert "iterations" not in changed and painterly.iterations != QUICK.iterations
+    assert changed["adam_average"] == painterly.adam_average  # Adam's, which it uses
+    assert "adam_average" not in QUICK.changed_from(painterly)  # L-BFGS does not
+    assert "lbfgs_history" not in painterly.replace(lbfgs_history=3).changed_from(painterly)
+    assert BOOK.replace(sliced_draws=4).changed_from(BOOK) == {}  # only Adam with sliced draws
+    assert "sliced_draws" in BOOK.replace(sliced_draws=4, style_statistic="sliced",
+                                          optimizer="adam").changed_from(BOOK)
+    assert BOOK.replace(sliced_draws=4).changed_from(BOOK, unused=True) == {"sliced_draws": 4}

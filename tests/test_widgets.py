@@ -261,6 +261,8 @@ def test_a_painterly_preset_takes_the_values_of_the_statistic_chosen(tmp_path):
     for statistic, expected in PAINTERLY_QUICK_BY_STATISTIC["hed-vgg16"].items():
         playground.style_statistic.value = statistic
         assert playground.settings() == expected.replace(backbone="hed-vgg16")
+        said = playground.message.value.split(": ", 1)[-1]  # only what the new values use
+        assert said and not [field for field in expected.unused if f"{field} " in said]
 
 
 @pytest.mark.slow
