@@ -64,7 +64,7 @@ def losses_of(photo, painting, pictures, settings):
     content, style = prepare_images(photo, painting, settings)
     model, _ = load_backbone(settings.backbone, settings.weights, settings.seed, settings.pooling)
     extractor = feature_extractor(model, settings.layers)
-    sets = settings.sliced_draws if settings.style_statistic == "sliced" else 1
+    sets = 1 if "sliced_draws" in settings.unused else settings.sliced_draws
     targets = target_draws(extractor, images.preprocess(content), images.preprocess(style), settings,
                            draws=sets)
     terms = {}

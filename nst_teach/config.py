@@ -35,7 +35,6 @@ OPTIMIZERS = ("book", "lbfgs", "adam")
 CONVOLUTIONS = ("winograd", "direct")
 
 
-
 RANK_BINS = 1024
 """Bins per direction in which `sliced_distance` reads levels, for maps of more positions.
 

@@ -106,12 +106,12 @@ def sliced_tables_gb(height, width, settings):
     Per style layer of C channels, C directions (C x C) and a table of
     `nst_teach.config.target_levels` quantiles per direction, float32; Adam
     keeps `settings.sliced_draws` sets of them (notebook 10). The tables stop
-    growing at `TABLE_LEVELS` levels, so at 512 px eight sets take about 0.4 GB.
+    growing at `TABLE_LEVELS` levels: eight sets at 512 px take a few tenths of a GB.
     Used by `nst_teach.memory`.
     """
     if settings.style_statistic != "sliced":
         return 0.0
-    sets = settings.sliced_draws if settings.optimizer == "adam" else 1
+    sets = 1 if "sliced_draws" in settings.unused else settings.sliced_draws
 
     def values(layer):
         channels = CHANNELS[int(layer[5])]

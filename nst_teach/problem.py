@@ -116,7 +116,7 @@ def setup(content, style, settings=BOOK, *, mask=None, init_image=None):
     content_x = images.preprocess(work_content)
     extractor = feature_extractor(model, settings.layers,
                                   convolution_for(settings.convolution, content_x.shape[1]))
-    draws = settings.sliced_draws if (settings.style_statistic, settings.optimizer) == ("sliced", "adam") else 1
+    draws = 1 if "sliced_draws" in settings.unused else settings.sliced_draws
     targets = target_draws(extractor, content_x, [images.preprocess(s) for s in style_imgs]
                            if several else images.preprocess(style_imgs[0]), settings, masks, draws)
     steps = [make_loss_and_grads(extractor, t, settings, content_x.shape) for t in targets]

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 __all__ = [
     "STATISTICS", "RANK_BINS", "TABLE_LEVELS", "Gaussian", "Quantiles", "moments", "gaussian_target",
-    "sqrtm_newton_schulz", "gaussian_distance", "random_directions", "target_levels", "sliced_target", "sliced_distance", "swag",
+    "sqrtm_newton_schulz", "gaussian_distance", "random_directions", "target_levels", "sliced_target",
+    "sliced_distance", "swag",
 ]
 
 from typing import NamedTuple
