@@ -42,8 +42,8 @@ FIXED_GB = 1.6
 
 
 def _positions(height, width, layer):
-    """Positions of `layer`'s map for an image of (height, width): its block pools 2x per block."""
-    scale = 2 ** (int(layer[5]) - 1)
+    """Positions of `layer`'s map for an image of (height, width), rounded up."""
+    scale = min_size_for(layer)  # each pooling before its block halves the image
     return math.ceil(height / scale) * math.ceil(width / scale)
 
 
